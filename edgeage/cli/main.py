@@ -1,0 +1,29 @@
+"""The one `edgeage` command. Subcommands import their heavy dependencies lazily, so the
+edge commands never load TensorFlow and `edgeage --help` stays fast."""
+
+from __future__ import annotations
+
+import typer
+
+from edgeage import __version__
+from edgeage.cli import config_cmd, models_cmd
+
+app = typer.Typer(
+    name="edgeage",
+    help="Checkout-camera age estimation: run the camera daemon, train and export the model.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.add_typer(config_cmd.app, name="config")
+app.add_typer(models_cmd.app, name="models")
+
+
+@app.command()
+def version() -> None:
+    """Print the edgeage version."""
+    typer.echo(f"edgeage {__version__}")
+
+
+def main() -> None:
+    app()
