@@ -41,3 +41,50 @@ def detector_model_dir() -> Path:
     if any(s.state != "ok" for s in states):
         pytest.fail(f"detector models missing in {model_dir}: run `make setup` first")
     return model_dir
+
+
+def build_tiny_age_model(out_dir: Path, input_size: int = 64) -> Path:
+    """A small real TFLite age model (FP32) with a manifest: age = 10 + mean pixel / 4, so
+    different faces get different ages. Built with TensorFlow in the test process; the
+    daemon under test loads it with LiteRT in its own process."""
+    import datetime
+    import hashlib
+
+    import keras
+    import tensorflow as tf
+    from edgeage.edge.manifest import Manifest, ModelInput, ModelOutput, write_manifest
+
+    from edgeage import __version__
+
+    inputs = keras.Input((input_size, input_size, 3), name="face")
+    x = keras.layers.GlobalAveragePooling2D()(inputs)
+    x = keras.layers.Dense(
+        1,
+        name="age",
+        kernel_initializer=keras.initializers.Constant(1 / 12),
+        bias_initializer=keras.initializers.Constant(10.0),
+    )(x)
+    model = keras.Model(inputs, x)
+    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / "age.tflite"
+    path.write_bytes(converter.convert())
+    manifest = Manifest(
+        name="tiny-test-model",
+        format="tflite-fp32",
+        model_file=path.name,
+        sha256=hashlib.sha256(path.read_bytes()).hexdigest(),
+        input=ModelInput(shape=[None, input_size, input_size, 3]),
+        output=ModelOutput(head="regression"),
+        crop_margin=0.4,
+        trained=True,
+        created=datetime.datetime.now(datetime.UTC).isoformat(),
+        edgeage_version=__version__,
+    )
+    write_manifest(manifest, path.with_suffix(".json"))
+    return path
+
+
+@pytest.fixture(scope="session")
+def tiny_age_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_tiny_age_model(tmp_path_factory.mktemp("tiny-model"))

@@ -6,7 +6,7 @@ from __future__ import annotations
 import typer
 
 from edgeage import __version__
-from edgeage.cli import config_cmd, models_cmd
+from edgeage.cli import config_cmd, estimate_cmd, listen_cmd, models_cmd, run_cmd
 
 app = typer.Typer(
     name="edgeage",
@@ -17,6 +17,10 @@ app = typer.Typer(
 )
 app.add_typer(config_cmd.app, name="config")
 app.add_typer(models_cmd.app, name="models")
+app.command("run")(run_cmd.run)
+app.command("demo")(run_cmd.demo)
+app.command("estimate")(estimate_cmd.estimate)
+app.command("listen")(listen_cmd.listen)
 
 
 @app.command()

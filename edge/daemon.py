@@ -1,0 +1,141 @@
+"""Assembling the daemon from a Config, checking everything that can be checked at start-up.
+
+Every failure here is a one-line StartupError (exit code 2): a missing or broken model, a
+source URI that cannot mean anything, a port in use. Once ``build`` returns, nothing the
+outside world does (camera unplugged, bad frames, bad requests) stops the daemon.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from edgeage.edge import detector_models
+from edgeage.edge.age_model import AgeModel, AgeModelError, load_age_model
+from edgeage.edge.capture import Capture
+from edgeage.edge.config import Config
+from edgeage.edge.detector import DetectorError, FaceDetector
+from edgeage.edge.inference import AgeWorker
+from edgeage.edge.pipeline import Pipeline
+from edgeage.edge.publisher import Publisher, PublisherError
+from edgeage.edge.sources import BadSourceURI, make_source
+
+log = logging.getLogger("edgeage.daemon")
+
+
+class StartupError(Exception):
+    """The daemon cannot start with this configuration; one line for the operator."""
+
+
+@dataclass
+class Daemon:
+    cfg: Config
+    pipeline: Pipeline
+    detector: FaceDetector
+    publisher: Publisher
+    model: AgeModel
+
+    def run(self, stop: threading.Event, duration: float | None = None) -> None:
+        try:
+            self.pipeline.run(stop, duration)
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        self.detector.close()
+        self.publisher.close()
+
+
+def open_detector(cfg: Config, *, video: bool = True) -> FaceDetector:
+    path = detector_models.resolve(cfg.detector.model, cfg.detector.model_dir)
+    try:
+        return FaceDetector(
+            path,
+            min_confidence=cfg.detector.min_confidence,
+            min_face_px=cfg.detector.min_face_px,
+            roi=cfg.detector.roi,
+            video=video,
+        )
+    except DetectorError as exc:
+        raise StartupError(str(exc)) from None
+
+
+def open_age_model(cfg: Config, path: Path | None = None) -> AgeModel:
+    path = path or cfg.age.model
+    if path is None:
+        raise StartupError(
+            "no age model configured: set age.model (or --model), or try `edgeage demo`"
+        )
+    a = cfg.age
+    try:
+        return load_age_model(
+            Path(path),
+            runtime=a.runtime,
+            threads=a.threads,
+            batch_max=a.batch_max,
+            providers=a.providers,
+            input_size=a.input_size,
+            crop_margin=a.crop_margin,
+        )
+    except AgeModelError as exc:
+        raise StartupError(str(exc)) from None
+
+
+def model_info(model: AgeModel) -> dict[str, object]:
+    return {"name": model.name, "sha256": model.sha256, "trained": model.trained}
+
+
+def build(cfg: Config) -> Daemon:
+    """Open everything in the order that fails fastest and cheapest."""
+    s = cfg.source
+    try:
+        source = make_source(
+            s.uri, width=s.width, height=s.height, fps=s.fps, timeout_s=s.read_timeout_s
+        )
+    except BadSourceURI as exc:
+        raise StartupError(str(exc)) from None
+    model = open_age_model(cfg)
+    detector = open_detector(cfg)
+    try:
+        publisher = Publisher(
+            cfg.publisher.events, cfg.publisher.snapshot, s.camera_id, sndhwm=cfg.publisher.sndhwm
+        )
+    except PublisherError as exc:
+        detector.close()
+        raise StartupError(str(exc)) from None
+    if not model.trained:
+        log.warning(
+            "age model %s is UNTRAINED: every age is a placeholder until a trained "
+            "model is exported and configured",
+            model.name,
+        )
+    log.info(
+        "age model %s (%s, %d px, sha256 %s)",
+        model.name,
+        model.runtime,
+        model.input_size,
+        model.sha256[:12],
+    )
+    log.info(
+        "events on %s, snapshots on %s", publisher.events_endpoint, publisher.snapshot_endpoint
+    )
+    capture = Capture(
+        source,
+        reconnect_min_s=s.reconnect_min_s,
+        reconnect_max_s=s.reconnect_max_s,
+        read_timeout_s=s.read_timeout_s,
+    )
+    worker = AgeWorker(model, batch_max=cfg.age.batch_max, batch_wait_ms=cfg.age.batch_wait_ms)
+    pipeline = Pipeline(
+        cfg,
+        capture=capture,
+        detector=detector,
+        worker=worker,
+        publisher=publisher,
+        model_info=model_info(model),
+        input_size=model.input_size,
+        crop_margin=model.crop_margin,
+    )
+    return Daemon(cfg, pipeline, detector, publisher, model)
