@@ -7,6 +7,7 @@ lone new customer is never held back long and a crowd costs fewer calls.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import queue
 import threading
@@ -78,10 +79,8 @@ class AgeWorker:
         return self._in.empty() and not self._busy.is_set()
 
     def stop(self, timeout: float = 1.5) -> None:
-        try:
+        with contextlib.suppress(queue.Full):
             self._in.put_nowait(None)
-        except queue.Full:
-            pass
         self._thread.join(timeout)
 
     def _collect(self) -> list[AgeRequest] | None:

@@ -12,6 +12,7 @@ upstream. Only numbers are sent: no pixels ever reach a socket.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import time
@@ -100,10 +101,9 @@ class Publisher:
             except zmq.ZMQError:
                 break
             reply = self._answer(frames, tracks)
-            try:
+            # A requester that left is simply not answered; REP forgets its envelope.
+            with contextlib.suppress(zmq.ZMQError):
                 self._rep.send(json.dumps(reply, separators=(",", ":")).encode(), flags=zmq.NOBLOCK)
-            except zmq.ZMQError:
-                pass  # the requester left; REP has already forgotten the envelope
             served += 1
         return served
 
