@@ -70,7 +70,7 @@ class Tracker:
                 score = iou(track.face.box, face.box)
                 if score < self.iou_min:
                     (tx, ty), (fx, fy) = track.face.centre, face.centre
-                    reach = 0.6 * max(track.face.box[2], track.face.box[3])
+                    reach = 0.8 * max(track.face.box[2], track.face.box[3])
                     if math.hypot(tx - fx, ty - fy) > reach:
                         continue
                     score = 0.01  # a match, but any overlapping candidate wins
