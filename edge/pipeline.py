@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+
 from edgeage.edge.capture import Capture
 from edgeage.edge.config import Config
 from edgeage.edge.crop import face_crop

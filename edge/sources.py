@@ -18,6 +18,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import cv2
 import numpy as np
+
 from edgeage.edge.synthetic import SyntheticScene
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
