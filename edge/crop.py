@@ -11,6 +11,7 @@ import math
 
 import cv2
 import numpy as np
+
 from edgeage.edge.face import LEFT_EYE, RIGHT_EYE, Face
 
 DEFAULT_MARGIN = 0.4

@@ -9,6 +9,7 @@ from pathlib import Path
 from types import TracebackType
 
 import numpy as np
+
 from edgeage.edge.face import Face
 
 

@@ -11,8 +11,9 @@ import json
 from pathlib import Path
 from typing import Any, Literal
 
-from edgeage.edge.detector_models import sha256_of
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from edgeage.edge.detector_models import sha256_of
 
 MANIFEST_VERSION = 1
 

@@ -52,9 +52,9 @@ def build_tiny_age_model(out_dir: Path, input_size: int = 64) -> Path:
 
     import keras
     import tensorflow as tf
-    from edgeage.edge.manifest import Manifest, ModelInput, ModelOutput, write_manifest
 
     from edgeage import __version__
+    from edgeage.edge.manifest import Manifest, ModelInput, ModelOutput, write_manifest
 
     inputs = keras.Input((input_size, input_size, 3), name="face")
     x = keras.layers.GlobalAveragePooling2D()(inputs)

@@ -1,8 +1,8 @@
 from pathlib import Path
 
 import pytest
-from edgeage.edge.config import Config, ConfigError, load_config
 
+from edgeage.edge.config import Config, ConfigError, load_config
 from tests.conftest import REPO, run_cli
 
 EXAMPLE = REPO / "systemd" / "edgeage.toml"

@@ -3,8 +3,8 @@ import shutil
 import zipfile
 
 import pytest
-from edgeage.edge import detector_models
 
+from edgeage.edge import detector_models
 from tests.conftest import run_cli
 
 OFFLINE = {
