@@ -11,6 +11,7 @@ from types import TracebackType
 import numpy as np
 
 from edgeage.edge.face import Face
+from edgeage.edge.native_logs import quiet_native_stderr
 
 
 class DetectorError(Exception):
@@ -65,7 +66,17 @@ class FaceDetector:
             min_detection_confidence=min_confidence,
         )
         try:
-            self._task = mp_face.FaceDetector.create_from_options(options)
+            with quiet_native_stderr():
+                self._task = mp_face.FaceDetector.create_from_options(options)
+                # Warm up on a blank frame: the first call initialises the graph, which would
+                # otherwise add its cost (and its log lines) to the first customer.
+                blank = mp.Image(
+                    image_format=mp.ImageFormat.SRGB, data=np.zeros((64, 64, 3), np.uint8)
+                )
+                if video:
+                    self._task.detect_for_video(blank, 0)
+                else:
+                    self._task.detect(blank)
         except Exception as exc:  # MediaPipe raises RuntimeError/ValueError with long text
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise DetectorError(
@@ -74,7 +85,7 @@ class FaceDetector:
         self._video = video
         self._min_face_px = min_face_px
         self._roi = roi
-        self._last_ts_ms = -1
+        self._last_ts_ms = 0
 
     def detect(self, rgb: np.ndarray, ts: float = 0.0) -> list[Face]:
         """Faces in one frame (H×W×3 uint8 RGB); ts in seconds must grow in VIDEO mode."""
@@ -109,7 +120,8 @@ class FaceDetector:
 
     def close(self) -> None:
         if self._task is not None:
-            self._task.close()
+            with quiet_native_stderr():
+                self._task.close()
             self._task = None
 
     def __enter__(self) -> FaceDetector:
