@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
 from edgeage.edge.detector_models import sha256_of
 from edgeage.edge.manifest import Manifest, ManifestError, read_manifest
 
@@ -36,6 +37,8 @@ class AgeModel:
     """
 
     runtime: str = ""
+    # True while the model answers N crops in one call; export checks it for batch 1..16.
+    batching: bool = True
 
     def __init__(
         self,
@@ -114,7 +117,7 @@ class LiteRTAgeModel(AgeModel):
         self._in, self._out = inputs[0]["index"], outputs[0]["index"]
         sig = [int(d) for d in inputs[0].get("shape_signature", inputs[0]["shape"])]
         _check_input(path, sig, np.dtype(inputs[0]["dtype"]).name, self.input_size)
-        self._batch_ok = sig[0] == -1  # can this model take more than one crop per call?
+        self.batching = sig[0] == -1  # can this model take more than one crop per call?
         self._allocated = int(inputs[0]["shape"][0])
 
     def _resize(self, n: int) -> None:
@@ -133,7 +136,7 @@ class LiteRTAgeModel(AgeModel):
 
     def _run(self, batch: np.ndarray) -> np.ndarray:
         n = len(batch)
-        if n > 1 and self._batch_ok:
+        if n > 1 and self.batching:
             try:
                 out = self._invoke(batch)
                 if out.shape[0] == n:
@@ -141,7 +144,7 @@ class LiteRTAgeModel(AgeModel):
             except (ValueError, RuntimeError) as exc:
                 log.warning("%s: batch of %d failed (%s)", self.path.name, n, _one_line(exc))
             log.warning("%s: model does not batch; running crop by crop", self.path.name)
-            self._batch_ok = False
+            self.batching = False
         return np.concatenate([_years(self._invoke(batch[i : i + 1]), 1) for i in range(n)])
 
 
@@ -187,13 +190,13 @@ class OnnxAgeModel(AgeModel):
         sig = [d if isinstance(d, int) else -1 for d in inputs[0].shape]
         dtype = {"tensor(float)": "float32"}.get(inputs[0].type, inputs[0].type)
         _check_input(path, sig, dtype, self.input_size)
-        self._batch_ok = sig[0] == -1
+        self.batching = sig[0] == -1
         self._in_name, self._out_name = inputs[0].name, outputs[0].name
         self.providers = self._sess.get_providers()
 
     def _run(self, batch: np.ndarray) -> np.ndarray:
         n = len(batch)
-        if self._batch_ok or n == 1:
+        if self.batching or n == 1:
             out = self._sess.run([self._out_name], {self._in_name: batch})[0]
             return _years(out, n)
         return np.concatenate(

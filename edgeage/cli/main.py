@@ -6,7 +6,7 @@ from __future__ import annotations
 import typer
 
 from edgeage import __version__
-from edgeage.cli import config_cmd, estimate_cmd, listen_cmd, models_cmd, run_cmd
+from edgeage.cli import config_cmd, estimate_cmd, export_cmd, listen_cmd, models_cmd, run_cmd
 
 app = typer.Typer(
     name="edgeage",
@@ -21,6 +21,7 @@ app.command("run")(run_cmd.run)
 app.command("demo")(run_cmd.demo)
 app.command("estimate")(estimate_cmd.estimate)
 app.command("listen")(listen_cmd.listen)
+app.command("export")(export_cmd.export)
 
 
 @app.command()
