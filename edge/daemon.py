@@ -18,6 +18,9 @@ from edgeage.edge.capture import Capture
 from edgeage.edge.config import Config
 from edgeage.edge.detector import DetectorError, FaceDetector
 from edgeage.edge.inference import AgeWorker
+from edgeage.edge.metrics import Metrics, MetricsError
+from edgeage.edge.notify import SystemdNotifier
+from edgeage.edge.observers import SystemdObserver
 from edgeage.edge.pipeline import Pipeline
 from edgeage.edge.publisher import Publisher, PublisherError
 from edgeage.edge.sources import BadSourceURI, make_source
@@ -36,6 +39,8 @@ class Daemon:
     detector: FaceDetector
     publisher: Publisher
     model: AgeModel
+    metrics: Metrics | None
+    notifier: SystemdNotifier
 
     def run(self, stop: threading.Event, duration: float | None = None) -> None:
         try:
@@ -46,6 +51,9 @@ class Daemon:
     def close(self) -> None:
         self.detector.close()
         self.publisher.close()
+        self.notifier.close()
+        if self.metrics is not None:
+            self.metrics.close()
 
 
 def open_detector(cfg: Config, *, video: bool = True) -> FaceDetector:
@@ -121,13 +129,28 @@ def build(cfg: Config) -> Daemon:
     log.info(
         "events on %s, snapshots on %s", publisher.events_endpoint, publisher.snapshot_endpoint
     )
+    metrics = None
+    if cfg.metrics.listen:
+        metrics = Metrics(s.camera_id)
+        try:
+            metrics.serve(cfg.metrics.listen)
+        except MetricsError as exc:
+            detector.close()
+            publisher.close()
+            raise StartupError(str(exc)) from None
+        log.info("metrics on http://%s/metrics", cfg.metrics.listen)
     capture = Capture(
         source,
         reconnect_min_s=s.reconnect_min_s,
         reconnect_max_s=s.reconnect_max_s,
         read_timeout_s=s.read_timeout_s,
     )
-    worker = AgeWorker(model, batch_max=cfg.age.batch_max, batch_wait_ms=cfg.age.batch_wait_ms)
+    worker = AgeWorker(
+        model,
+        batch_max=cfg.age.batch_max,
+        batch_wait_ms=cfg.age.batch_wait_ms,
+        on_batch=metrics.on_inference if metrics else None,
+    )
     pipeline = Pipeline(
         cfg,
         capture=capture,
@@ -138,4 +161,9 @@ def build(cfg: Config) -> Daemon:
         input_size=model.input_size,
         crop_margin=model.crop_margin,
     )
-    return Daemon(cfg, pipeline, detector, publisher, model)
+    notifier = SystemdNotifier()
+    if notifier.enabled:
+        pipeline.observers.append(SystemdObserver(notifier))
+    if metrics:
+        pipeline.observers.append(metrics)
+    return Daemon(cfg, pipeline, detector, publisher, model, metrics, notifier)

@@ -13,6 +13,7 @@ import queue
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -47,6 +48,7 @@ class AgeWorker:
         batch_max: int = 8,
         batch_wait_ms: float = 5.0,
         max_queue: int = 256,
+        on_batch: Callable[[float], None] | None = None,
     ) -> None:
         self._model = model
         self._batch_max = batch_max
@@ -60,6 +62,7 @@ class AgeWorker:
         self.errors = 0
         self.rejected = 0
         self._busy = threading.Event()
+        self._on_batch = on_batch  # called in this thread with each call's seconds
 
     def start(self) -> AgeWorker:
         self._thread.start()
@@ -110,7 +113,10 @@ class AgeWorker:
             try:
                 start = time.perf_counter()
                 ages = self._model.predict(np.stack([r.crop for r in batch]).astype(np.float32))
-                self.batch_ms.append((time.perf_counter() - start) * 1000.0)
+                took = time.perf_counter() - start
+                self.batch_ms.append(took * 1000.0)
+                if self._on_batch is not None:
+                    self._on_batch(took)
                 self.batches += 1
                 self.inferences += len(batch)
                 for req, age in zip(batch, np.asarray(ages, dtype=np.float64).ravel(), strict=True):

@@ -24,6 +24,7 @@ from edgeage.edge.detector import FaceDetector
 from edgeage.edge.frame import Frame
 from edgeage.edge.fusion import AgeSample, fuse, sample_weight
 from edgeage.edge.inference import AgeRequest, AgeWorker
+from edgeage.edge.observers import PipelineObserver
 from edgeage.edge.publisher import Publisher
 from edgeage.edge.tracker import Track, Tracker
 
@@ -93,7 +94,16 @@ class Pipeline:
         self._fps_processed = _Rate()
         self._next_heartbeat = 0.0
         self._last_error_log = 0.0
-        self.listeners: list[Any] = []  # objects with on_status(status_dict), e.g. metrics
+        self.observers: list[PipelineObserver] = []
+        self._ready = False
+
+    def _tell(self, hook: str, *args: Any) -> None:
+        """Call one hook on every observer; an observer's failure never reaches the loop."""
+        for observer in self.observers:
+            try:
+                getattr(observer, hook)(*args)
+            except Exception:
+                log.exception("observer %s.%s failed", type(observer).__name__, hook)
 
     # -- the loop -----------------------------------------------------------------------
 
@@ -104,6 +114,7 @@ class Pipeline:
         deadline = time.monotonic() + duration if duration else None
         try:
             while not stop.is_set():
+                self._tell("on_tick")
                 frame = self.capture.get(timeout=0.005)
                 if frame is not None:
                     self._process(frame)
@@ -123,6 +134,7 @@ class Pipeline:
     def shutdown(self) -> None:
         """Stop in well under 2 s: last status says 'stopping', remaining tracks end."""
         self.state = "stopping"
+        self._tell("on_stopping")
         self.capture.stop(timeout=0.5)
         self.worker.stop(timeout=0.8)
         self._drain_results()
@@ -144,6 +156,9 @@ class Pipeline:
             self._frame_error(f"detection failed: {exc}")
             return
         self.stats.frames_processed += 1
+        if not self._ready:  # the camera delivers and the model is loaded
+            self._ready = True
+            self._tell("on_ready")
         now_mono = time.monotonic()
         for track in self.tracker.update(faces, frame.ts, frame.width, frame.height):
             if track.first_seen == frame.ts and track.requested == 0 and not track.samples:
@@ -183,11 +198,13 @@ class Pipeline:
             first = track.estimate is None
             if first or estimate != track.estimate:
                 track.estimate = estimate
-                msg = self.publisher.publish("age", self._age_payload(track, result.request))
-                latency = (msg["ts"] - result.request.frame_ts) * 1000.0
-                self.stats.all_latency_ms.append(latency)
+                msg = self._publish("age", self._age_payload(track, result.request))
+                latency = msg["ts"] - result.request.frame_ts
+                self.stats.all_latency_ms.append(latency * 1000.0)
+                self._tell("on_latency", "all", latency)
                 if first:
-                    self.stats.first_latency_ms.append(latency)
+                    self.stats.first_latency_ms.append(latency * 1000.0)
+                    self._tell("on_latency", "first", latency)
 
     def _end_tracks(self, now: float) -> None:
         for track in list(self.tracker.tracks.values()):
@@ -228,6 +245,11 @@ class Pipeline:
                 "last_seen": round(track.last_seen, 4),
             },
         )
+
+    def _publish(self, topic: str, payload: dict[str, Any]) -> dict[str, Any]:
+        msg = self.publisher.publish(topic, payload)
+        self._tell("on_event", topic)
+        return msg
 
     def snapshot_tracks(self) -> list[dict[str, Any]]:
         out = []
@@ -275,12 +297,8 @@ class Pipeline:
         if previous != self.state and previous != "starting" and self.state != "stopping":
             log.warning("state %s -> %s", previous, self.state)
         status = self.status_payload()
-        self.publisher.publish("status", status)
-        for listener in self.listeners:
-            try:
-                listener.on_status(status)
-            except Exception:
-                log.exception("status listener failed")
+        self._publish("status", status)
+        self._tell("on_status", status)
         self._next_heartbeat = time.monotonic() + self.cfg.publisher.heartbeat_s
 
     def _frame_error(self, message: str) -> None:
