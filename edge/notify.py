@@ -30,7 +30,9 @@ class SystemdNotifier:
         usec = env.get("WATCHDOG_USEC")
         pid = env.get("WATCHDOG_PID")
         if usec and usec.isdigit() and int(usec) > 0 and (not pid or pid == str(os.getpid())):
-            self.watchdog_interval_s = int(usec) / 1e6 / 2.0  # ping at half the timeout
+            # systemd asks for a ping at least every half of the timeout; a tenth less leaves
+            # room for one slow pass of the loop.
+            self.watchdog_interval_s = int(usec) / 1e6 / 2.0 * 0.9
         self._next_ping = 0.0
         self.ready_sent = False
 
