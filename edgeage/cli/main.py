@@ -6,7 +6,18 @@ from __future__ import annotations
 import typer
 
 from edgeage import __version__
-from edgeage.cli import config_cmd, estimate_cmd, export_cmd, listen_cmd, models_cmd, run_cmd
+from edgeage.cli import (
+    calibrate_cmd,
+    config_cmd,
+    data_cmd,
+    estimate_cmd,
+    evaluate_cmd,
+    export_cmd,
+    listen_cmd,
+    models_cmd,
+    run_cmd,
+    train_cmd,
+)
 
 app = typer.Typer(
     name="edgeage",
@@ -17,10 +28,14 @@ app = typer.Typer(
 )
 app.add_typer(config_cmd.app, name="config")
 app.add_typer(models_cmd.app, name="models")
+app.add_typer(data_cmd.app, name="data")
+app.command("train")(train_cmd.train)
+app.command("evaluate")(evaluate_cmd.evaluate)
 app.command("run")(run_cmd.run)
 app.command("demo")(run_cmd.demo)
 app.command("estimate")(estimate_cmd.estimate)
 app.command("listen")(listen_cmd.listen)
+app.command("calibrate")(calibrate_cmd.calibrate)
 app.command("export")(export_cmd.export)
 
 
