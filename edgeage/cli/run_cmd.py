@@ -25,9 +25,26 @@ ConfigOption = typer.Option(
 LogFormatOption = typer.Option(None, "--log-format", help="text or json (default: config)")
 
 
-def load(config: Path | None, overrides: dict[str, Any]) -> Config:
+CALIBRATION_FILE = "calibration.toml"
+
+
+def calibration_path(config: Path | None) -> Path | None:
+    """Where `edgeage calibrate` writes by default and `run` looks: beside the config."""
+    config = config or (
+        Path(os.environ["EDGEAGE_CONFIG"]) if os.environ.get("EDGEAGE_CONFIG") else None
+    )
+    return config.parent / CALIBRATION_FILE if config is not None else None
+
+
+def load(config: Path | None, overrides: dict[str, Any], calibration: Path | None = None) -> Config:
+    """The effective config: file, then the calibration fragment, then env, then flags."""
+    fragments = [calibration] if calibration else []
+    if calibration is None:
+        beside = calibration_path(config)
+        if beside is not None and beside.is_file():
+            fragments.append(beside)
     try:
-        return load_config(config, overrides=overrides)
+        return load_config(config, fragments=fragments, overrides=overrides)
     except ConfigError as exc:
         fail(str(exc))
 
@@ -71,6 +88,12 @@ def run(
         None, "--duration", min=0.1, help="stop after this many seconds"
     ),
     log_format: str | None = LogFormatOption,
+    calibration: Path | None = typer.Option(
+        None,
+        "--calibration",
+        help="fragment from `edgeage calibrate` (default: calibration.toml beside the "
+        "config, if present)",
+    ),
 ) -> None:
     """Run the camera daemon: faces → ages → ZeroMQ events. SIGINT/SIGTERM stop it cleanly."""
     cfg = load(
@@ -80,6 +103,7 @@ def run(
             age={"model": str(model) if model else None},
             logging={"format": log_format},
         ),
+        calibration,
     )
     run_daemon(cfg, duration)
 
