@@ -228,6 +228,7 @@ def run_training(
             train_ds,
             epochs=recipe.epochs,
             initial_epoch=state["epoch"],
+            shuffle=False,  # the dataset shuffles itself; silences a Keras warning
             callbacks=callbacks,
             verbose=0,
         )
