@@ -162,3 +162,52 @@ def test_metrics_bad_listen_is_refused(tiny_age_model):
         env={"EDGEAGE_METRICS__LISTEN": "nonsense"},
     )
     assert res.returncode == 2 and "metrics.listen" in res.stderr
+
+
+def test_logs_json_and_journald(tiny_age_model):
+    import json
+    import re
+
+    from tests.conftest import run_cli
+
+    events, snapshot = endpoints()
+    env = {"EDGEAGE_PUBLISHER__EVENTS": events, "EDGEAGE_PUBLISHER__SNAPSHOT": snapshot}
+    res = run_cli(
+        "run",
+        "--source",
+        "synthetic:?faces=1",
+        "--model",
+        str(tiny_age_model),
+        "--duration",
+        "2",
+        "--log-format",
+        "json",
+        env=env,
+    )
+    assert res.returncode == 0, res.stderr[-2000:]
+    ours = [json.loads(line) for line in res.stderr.splitlines() if line.startswith("{")]
+    assert any(doc["msg"].startswith("age model tiny-test-model") for doc in ours)
+    assert all({"ts", "level", "logger", "msg"} <= set(doc) for doc in ours)
+    res = run_cli(
+        "run",
+        "--source",
+        "synthetic:?faces=1",
+        "--model",
+        str(tiny_age_model),
+        "--duration",
+        "2",
+        env={**env, "JOURNAL_STREAM": "8:1234"},
+    )
+    lines = [x for x in res.stderr.splitlines() if "edgeage.daemon" in x]
+    assert lines and all(re.match(r"(INFO|WARNING) edgeage\.daemon: ", x) for x in lines)
+    bad = run_cli(
+        "run",
+        "--source",
+        "synthetic:",
+        "--model",
+        str(tiny_age_model),
+        "--log-format",
+        "xml",
+        env=env,
+    )
+    assert bad.returncode == 2 and "logging.format" in bad.stderr
