@@ -67,6 +67,7 @@ def load_checkpoint(path: Path) -> Checkpoint:
     if path.suffix != ".keras":
         raise ExportError(f"{path}: expected a Keras checkpoint (.keras)")
     import keras
+
     from edgeage.training.model import head_of
 
     try:

@@ -16,7 +16,7 @@ DEMO_SIZE = 224
 DEMO_SAMPLES = 16
 
 
-def build_demo_model(out_dir: Path) -> Path:
+def build_demo_model(out_dir: Path, input_size: int = DEMO_SIZE) -> Path:
     """Build, export and verify the untrained demo model; returns the ``.tflite`` path."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import keras
@@ -26,12 +26,12 @@ def build_demo_model(out_dir: Path) -> Path:
     from edgeage.training.model import build_age_model
 
     keras.utils.set_random_seed(0)
-    model = build_age_model(input_size=DEMO_SIZE, head="dex", weights=None)
+    model = build_age_model(input_size=input_size, head="dex", weights=None)
     result = export_keras_model(
         model,
         "tflite-fp16",
         Path(out_dir),
-        crops=synthetic_crops(DEMO_SIZE, DEMO_SAMPLES),
+        crops=synthetic_crops(input_size, DEMO_SAMPLES),
         source=Source(name="demo-untrained-resnet50", head="dex", trained=False),
     )
     return result.model_path

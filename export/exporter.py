@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from edgeage import __version__
 from edgeage.edge.crop import DEFAULT_MARGIN
 from edgeage.edge.detector_models import sha256_of
 from edgeage.edge.manifest import Manifest, ModelInput, ModelOutput, manifest_path, write_manifest
@@ -25,8 +27,6 @@ from edgeage.export.checkpoint import find_key, load_checkpoint, training_metric
 from edgeage.export.faces import load_face_crops
 from edgeage.export.formats import FORMATS, TFTRT_MISSING, ExportError, tensorrt_available
 from edgeage.export.verify import Verification, verify_export
-
-from edgeage import __version__
 
 log = logging.getLogger(__name__)
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+
 from edgeage.edge.crop import face_crop, full_image_face
 from edgeage.export.formats import ExportError
 

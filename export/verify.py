@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
+
 from edgeage.edge.age_model import AgeModel, AgeModelError, load_age_model
 from edgeage.export.formats import ExportError
 
@@ -45,7 +46,7 @@ class Verification:
         return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in asdict(self).items()}
 
 
-def ms_per_face(model: AgeModel, crops: np.ndarray, batch: int, budget_s: float = 1.0) -> float:
+def ms_per_face(model: AgeModel, crops: np.ndarray, batch: int, budget_s: float = 0.5) -> float:
     """Median wall time per face over repeated calls at one batch size (after a warm-up)."""
     reps = int(np.ceil(batch / len(crops)))
     batch_crops = np.concatenate([crops] * reps)[:batch]

@@ -1,0 +1,175 @@
+"""Export from a small trained checkpoint, each CPU format once, through the real converters
+and the box runtime. The checkpoint and face photos come from conftest.py."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from edgeage.edge.age_model import load_age_model
+from edgeage.edge.manifest import read_manifest
+from tests.conftest import run_cli
+
+# The 32 px toy model moves more under INT8 than a real ResNet50 at 224 on real faces.
+INT8_TOY_TOLERANCE = 2.5
+
+
+@pytest.fixture(scope="session")
+def exports(tmp_path_factory, checkpoint, face_dir):
+    """Lazily export each format once per session (in this process; the CLI has its own)."""
+    from edgeage.export.exporter import export_checkpoint
+
+    done: dict[str, object] = {}
+
+    def get(fmt: str):
+        if fmt not in done:
+            tol = INT8_TOY_TOLERANCE if fmt == "tflite-int8" else None
+            out = tmp_path_factory.mktemp(fmt)
+            done[fmt] = export_checkpoint(
+                checkpoint, fmt, out, calibration_data=face_dir, samples=24, tolerance=tol
+            )
+        return done[fmt]
+
+    return get
+
+
+@pytest.fixture(scope="session")
+def cli_fp16(tmp_path_factory, checkpoint, face_dir):
+    out = tmp_path_factory.mktemp("cli-fp16")
+    res = run_cli(
+        "export", "--model", str(checkpoint), "--out", str(out),
+        "--calibration-data", str(face_dir), "--samples", "24", timeout=300,
+    )  # fmt: skip
+    return res, out
+
+
+@pytest.fixture(scope="session")
+def crops(face_dir) -> np.ndarray:
+    from edgeage.export.faces import load_face_crops
+
+    return load_face_crops(face_dir, 32, 16)
+
+
+@pytest.fixture(scope="session")
+def keras_ages(checkpoint, crops) -> np.ndarray:
+    import keras
+
+    model = keras.models.load_model(checkpoint, compile=False)
+    return model.predict(crops, verbose=0).reshape(-1)
+
+
+def test_cli_default_is_verified_fp16_with_manifest(cli_fp16, checkpoint, face_dir):
+    res, out = cli_fp16
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert sorted(p.name for p in out.iterdir()) == ["age.json", "age.tflite"]
+    m = read_manifest(out / "age.tflite")
+    assert m is not None and m.format == "tflite-fp16" and m.trained
+    assert m.input.shape == [None, 32, 32, 3] and m.output.head == "dex"
+    assert m.crop_margin == 0.35  # from the run's report.json
+    assert m.training_metrics == {"val_mae": 9.5}
+    assert m.source_checkpoint_sha256 and m.edgeage_version
+    v = m.verification
+    assert v["mean_abs_diff_years"] <= 0.1 and v["samples"] == 24
+    assert v["batch_sizes_checked"] == [1, 16] and v["ms_per_face_batch8"] > 0
+    assert "mean |diff|" in res.stdout
+
+
+@pytest.mark.parametrize("fmt", ["tflite-fp32", "tflite-int8", "onnx"])
+def test_format_exports_and_runs_on_the_box(exports, fmt, crops, keras_ages):
+    result = exports(fmt)
+    assert result.manifest.format == fmt
+    assert result.verification.mean_abs_diff_years <= result.verification.tolerance_years
+    model = load_age_model(result.model_path)  # config defaults; the manifest says 32 px
+    assert model.input_size == 32 and model.trained
+    assert model.runtime == ("onnxruntime" if fmt == "onnx" else "litert")
+    for n in (1, 3, 16):
+        assert model.predict(crops[:n]).shape == (n,)
+    assert model.batching
+    diff = np.abs(model.predict(crops) - keras_ages).mean()
+    assert diff <= (INT8_TOY_TOLERANCE if fmt == "tflite-int8" else 0.1)
+    assert not [p for p in result.model_path.parent.iterdir() if p.name.startswith(".export-")]
+
+
+def test_int8_faster_than_fp16(exports, cli_fp16, crops):
+    from edgeage.export.verify import ms_per_face
+
+    fp16 = load_age_model(cli_fp16[1] / "age.tflite")
+    int8 = load_age_model(exports("tflite-int8").model_path)
+    ms16 = ms_per_face(fp16, crops, 8, budget_s=1.0)
+    ms8 = ms_per_face(int8, crops, 8, budget_s=1.0)
+    assert ms16 / ms8 >= 2.0, (ms16, ms8)
+
+
+def test_collapsed_int8_fails_and_leaves_no_file(checkpoint, crops, tmp_path):
+    """Calibrating on black frames squeezes every activation range to nothing."""
+    from edgeage.export.checkpoint import load_checkpoint
+    from edgeage.export.exporter import Source, export_keras_model
+    from edgeage.export.formats import ExportError
+
+    ckpt = load_checkpoint(checkpoint)
+    (tmp_path / "age.onnx").write_bytes(b"an older model stays untouched")
+    with pytest.raises(ExportError, match=r"collapsed|differs"):
+        export_keras_model(
+            ckpt.model, "tflite-int8", tmp_path, crops=crops,
+            calibration=np.zeros_like(crops[:8]), source=Source(name="t"),
+        )  # fmt: skip
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["age.onnx"]
+
+
+def test_over_tolerance_is_refused(exports, crops, keras_ages):
+    from edgeage.export.formats import ExportError
+    from edgeage.export.verify import verify_export
+
+    with pytest.raises(ExportError, match="over the tolerance"):
+        verify_export(
+            exports("tflite-int8").model_path, runtime="litert", crops=crops,
+            keras_ages=keras_ages, tolerance=0.001,
+        )  # fmt: skip
+
+
+def test_foreign_and_corrupt_checkpoints_refused(tmp_path, checkpoint):
+    import keras
+
+    from edgeage.export.checkpoint import load_checkpoint
+    from edgeage.export.formats import ExportError
+
+    inp = keras.Input((10,))
+    other = tmp_path / "other.keras"
+    keras.Model(inp, keras.layers.Dense(2)(inp)).save(other)
+    truncated = tmp_path / "truncated.keras"
+    truncated.write_bytes(checkpoint.read_bytes()[:100_000])
+    noise = tmp_path / "noise.keras"
+    noise.write_bytes(np.random.default_rng(0).bytes(4096))
+    cases = [(other, "not an age model"), (truncated, "cannot load"), (noise, "cannot load")]
+    for path, message in cases:
+        with pytest.raises(ExportError, match=message) as info:
+            load_checkpoint(path)
+        assert "\n" not in str(info.value)
+
+
+def test_cli_bad_inputs_exit_2(tmp_path, face_dir):
+    corrupt = tmp_path / "model.keras"
+    corrupt.write_bytes(np.random.default_rng(0).bytes(4096))
+    cases = [
+        (["--model", str(tmp_path / "none.keras")], "not found"),
+        (["--model", str(corrupt), "--format", "tflite-int4"], "unknown --format"),
+        (["--model", str(corrupt), "--calibration-data", str(face_dir)], "cannot load"),
+        (["--model", str(corrupt), "--format", "tftrt-fp16"], "--format onnx"),
+    ]
+    for args, message in cases:
+        res = run_cli("export", *args, "--out", str(tmp_path / "out"), timeout=120)
+        assert res.returncode == 2, (args, res.stderr[-2000:])
+        last = res.stderr.strip().splitlines()[-1]
+        assert message in last and last.startswith("error:"), last
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+def test_demo_model_is_marked_untrained(tmp_path):
+    """The builder `edgeage demo` runs in a subprocess, at 32 px instead of 224 for time."""
+    from edgeage.export.demo import build_demo_model, main
+
+    assert main([]) == 2  # usage
+    path = build_demo_model(tmp_path, input_size=32)
+    model = load_age_model(path)
+    assert path.name == "age.tflite" and not model.trained and model.input_size == 32
+    assert model.manifest is not None and model.manifest.format == "tflite-fp16"
