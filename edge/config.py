@@ -106,6 +106,13 @@ class PolicyConfig(_Section):
         return self
 
 
+class CurveConfig(_Section):
+    server_secret_key: Path = Field(
+        description="the daemon's key pair, as written by `edgeage keys generate` (NAME.key_secret)"
+    )
+    clients_dir: Path = Field(description="directory of allowed client public keys (*.key)")
+
+
 class PublisherConfig(_Section):
     events: str = Field("tcp://127.0.0.1:5556", description="ZeroMQ PUB endpoint")
     snapshot: str = Field(
@@ -113,6 +120,13 @@ class PublisherConfig(_Section):
     )
     heartbeat_s: float = Field(1.0, gt=0, le=60)
     sndhwm: int = Field(1000, ge=1, description="messages queued per subscriber before dropping")
+    curve: CurveConfig | None = Field(
+        None, description="ZeroMQ CURVE: encrypt and authenticate both sockets"
+    )
+    allow_insecure: bool = Field(
+        False,
+        description="allow binding a non-loopback address without CURVE (warned at every start)",
+    )
 
 
 class MetricsConfig(_Section):

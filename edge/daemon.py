@@ -23,6 +23,12 @@ from edgeage.edge.notify import SystemdNotifier
 from edgeage.edge.observers import SystemdObserver
 from edgeage.edge.pipeline import Pipeline
 from edgeage.edge.publisher import Publisher, PublisherError
+from edgeage.edge.security import (
+    SecurityError,
+    ServerKeys,
+    is_loopback_endpoint,
+    load_server_keys,
+)
 from edgeage.edge.sources import BadSourceURI, make_source
 
 log = logging.getLogger("edgeage.daemon")
@@ -95,6 +101,31 @@ def model_info(model: AgeModel) -> dict[str, object]:
     return {"name": model.name, "sha256": model.sha256, "trained": model.trained}
 
 
+def check_exposure(cfg: Config) -> ServerKeys | None:
+    """Refuse to publish age estimates to the network in the clear, unless told to."""
+    p = cfg.publisher
+    if p.curve is not None:
+        keys = load_server_keys(p.curve.server_secret_key, p.curve.clients_dir)
+        log.info("CURVE on: only clients with a key in %s can connect", p.curve.clients_dir)
+        return keys
+    for name, endpoint in (("events", p.events), ("snapshot", p.snapshot)):
+        if is_loopback_endpoint(endpoint):
+            continue
+        if not p.allow_insecure:
+            raise SecurityError(
+                f"publisher.{name} = {endpoint} is reachable from the network but CURVE is not "
+                "configured: set publisher.curve (see `edgeage keys generate`), bind to "
+                "127.0.0.1, or set publisher.allow_insecure = true"
+            )
+        log.warning(
+            "publisher.%s = %s is reachable from the network WITHOUT encryption or "
+            "authentication (publisher.allow_insecure = true)",
+            name,
+            endpoint,
+        )
+    return None
+
+
 def build(cfg: Config) -> Daemon:
     """Open everything in the order that fails fastest and cheapest."""
     s = cfg.source
@@ -107,8 +138,17 @@ def build(cfg: Config) -> Daemon:
     model = open_age_model(cfg)
     detector = open_detector(cfg)
     try:
+        keys = check_exposure(cfg)
+    except SecurityError as exc:
+        detector.close()
+        raise StartupError(str(exc)) from None
+    try:
         publisher = Publisher(
-            cfg.publisher.events, cfg.publisher.snapshot, s.camera_id, sndhwm=cfg.publisher.sndhwm
+            cfg.publisher.events,
+            cfg.publisher.snapshot,
+            s.camera_id,
+            sndhwm=cfg.publisher.sndhwm,
+            curve=keys,
         )
     except PublisherError as exc:
         detector.close()

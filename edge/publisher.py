@@ -21,6 +21,8 @@ from typing import Any
 
 import zmq
 
+from edgeage.edge.security import CurveGuard, ServerKeys
+
 log = logging.getLogger("edgeage.publisher")
 
 PROTOCOL_VERSION = 1
@@ -40,14 +42,17 @@ class Publisher:
         camera: str,
         *,
         sndhwm: int = 1000,
-        context: zmq.Context | None = None,
+        curve: ServerKeys | None = None,
     ) -> None:
         self.camera = camera
         self.seq = 0
         self.sent = 0
         self.dropped = 0
         self.bad_requests = 0
-        self._ctx = context or zmq.Context.instance()
+        # Our own context: the CURVE authenticator lives in it, and nothing is shared with
+        # other code in the process.
+        self._ctx = zmq.Context()
+        self.guard = CurveGuard(self._ctx, curve) if curve is not None else None
         self._pub = self._ctx.socket(zmq.PUB)
         self._pub.setsockopt(zmq.SNDHWM, sndhwm)
         self._pub.setsockopt(zmq.LINGER, 0)
@@ -56,6 +61,9 @@ class Publisher:
         # A peer sending a frame larger than this is disconnected by libzmq before we read.
         self._rep.setsockopt(zmq.MAXMSGSIZE, MAX_REQUEST_BYTES)
         self._rep.setsockopt(zmq.SNDTIMEO, 0)
+        if self.guard is not None:
+            self.guard.secure(self._pub)
+            self.guard.secure(self._rep)
         for sock, endpoint, what in (
             (self._pub, events, "events"),
             (self._rep, snapshot, "snapshot"),
@@ -92,6 +100,8 @@ class Publisher:
         Anything that is not ``{"cmd": "snapshot"}`` gets ``{"v": 1, "error": ...}`` and the
         daemon carries on.
         """
+        if self.guard is not None:
+            self.guard.poll()
         served = 0
         while served < limit:
             try:
@@ -140,6 +150,10 @@ class Publisher:
     def close(self, linger_ms: int = 200) -> None:
         """Close both sockets, giving the last events (the 'stopping' status) a moment to
         leave; a subscriber that is not reading does not delay shutdown beyond linger_ms."""
+        if self.guard is not None:
+            self.guard.close()
         for sock in (getattr(self, "_pub", None), getattr(self, "_rep", None)):
             if sock is not None and not sock.closed:
                 sock.close(linger=linger_ms if sock is getattr(self, "_pub", None) else 0)
+        if not self._ctx.closed:
+            self._ctx.term()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 
 import typer
 import zmq
@@ -13,9 +14,17 @@ from edgeage.cli.common import console, fail
 TOPICS = ("age", "track_end", "status")
 
 
-def _snapshot(ctx: zmq.Context, endpoint: str, timeout_s: float) -> dict | None:
+def _secure(sock: zmq.Socket, keys: tuple[bytes, bytes, bytes] | None) -> None:
+    if keys is not None:
+        sock.curve_publickey, sock.curve_secretkey, sock.curve_serverkey = keys
+
+
+def _snapshot(
+    ctx: zmq.Context, endpoint: str, timeout_s: float, keys: tuple[bytes, bytes, bytes] | None
+) -> dict | None:
     req = ctx.socket(zmq.REQ)
     req.setsockopt(zmq.LINGER, 0)
+    _secure(req, keys)
     req.connect(endpoint)
     try:
         req.send(json.dumps({"cmd": "snapshot"}).encode())
@@ -56,6 +65,12 @@ def listen(
         [], "--topic", "-t", help="age, track_end or status (repeatable; default all)"
     ),
     as_json: bool = typer.Option(False, "--json", help="one JSON object per line"),
+    client_key: Path | None = typer.Option(
+        None, "--client-key", help="this till's CURVE secret key file (NAME.key_secret)"
+    ),
+    server_key: Path | None = typer.Option(
+        None, "--server-key", help="the daemon's CURVE public key file (server.key)"
+    ),
     duration: float | None = typer.Option(
         None, "--duration", min=0.1, help="stop after this many seconds"
     ),
@@ -65,9 +80,20 @@ def listen(
     for t in topic:
         if t not in TOPICS:
             fail(f"unknown topic {t!r} (use one of {', '.join(TOPICS)})")
+    keys = None
+    if (client_key is None) != (server_key is None):
+        fail("--client-key and --server-key go together")
+    if client_key is not None and server_key is not None:
+        from edgeage.edge.security import SecurityError, load_client_keys
+
+        try:
+            keys = load_client_keys(client_key, server_key)
+        except SecurityError as exc:
+            fail(str(exc))
     ctx = zmq.Context.instance()
     sub = ctx.socket(zmq.SUB)
     sub.setsockopt(zmq.LINGER, 0)
+    _secure(sub, keys)
     try:
         sub.connect(events)
     except zmq.ZMQError as exc:
@@ -77,7 +103,7 @@ def listen(
     after_seq = 0
     if snapshot:
         time.sleep(0.2)  # let the subscription reach the publisher before the snapshot
-        snap = _snapshot(ctx, snapshot, 2.0)
+        snap = _snapshot(ctx, snapshot, 2.0, keys)
         if snap is None:
             console.print(
                 f"[yellow]no snapshot from {snapshot}; showing live events only[/]", highlight=False

@@ -13,6 +13,7 @@ from edgeage.cli import (
     estimate_cmd,
     evaluate_cmd,
     export_cmd,
+    keys_cmd,
     listen_cmd,
     models_cmd,
     run_cmd,
@@ -28,6 +29,7 @@ app = typer.Typer(
 )
 app.add_typer(config_cmd.app, name="config")
 app.add_typer(models_cmd.app, name="models")
+app.add_typer(keys_cmd.app, name="keys")
 app.add_typer(data_cmd.app, name="data")
 app.command("train")(train_cmd.train)
 app.command("evaluate")(evaluate_cmd.evaluate)
