@@ -15,7 +15,7 @@ setup:
 	$(BIN)/edgeage models fetch
 
 test: lint
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -m "not slow"
 
 lint:
 	$(BIN)/ruff check .

@@ -6,6 +6,7 @@ the tiny test model). Prints the figures docs/RELIABILITY.md records.
 
 from __future__ import annotations
 
+import itertools
 import os
 import time
 from pathlib import Path
@@ -49,7 +50,7 @@ def test_soak(tiny_age_model):
     rss_growth_mb = (warm[-1][1] - warm[0][1]) / 1024
     threads = {s[2] for s in warm}
     seqs = [m["seq"] for _, m in sub.messages]
-    gaps = sum(1 for a, b in zip(seqs, seqs[1:], strict=False) if b != a + 1)
+    gaps = sum(1 for a, b in itertools.pairwise(seqs) if b != a + 1)
     tracks = len(sub.of("track_end"))
     status = [m for m in sub.of("status") if m["state"] == "running"]
     print(
