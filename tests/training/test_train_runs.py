@@ -12,6 +12,10 @@ import pytest
 from tests.conftest import run_cli
 from tests.training.conftest import Runs, assert_ok
 
+# The session fixture trains three tiny models concurrently; on a loaded 2-core machine that
+# can outlast the suite-wide 300 s default.
+pytestmark = pytest.mark.timeout(900)
+
 OUTPUTS = ("model.keras", "history.csv", "report.json", "report.png", "state.json", "last.keras")
 REPORT_KEYS = {
     "mae",
