@@ -3,6 +3,8 @@ and the box runtime. The checkpoint and face photos come from conftest.py."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -164,12 +166,26 @@ def test_cli_bad_inputs_exit_2(tmp_path, face_dir):
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
 
 
-def test_demo_model_is_marked_untrained(tmp_path):
-    """The builder `edgeage demo` runs in a subprocess, at 32 px instead of 224 for time."""
-    from edgeage.export.demo import build_demo_model, main
+def test_demo_usage():
+    from edgeage.export.demo import main
 
-    assert main([]) == 2  # usage
-    path = build_demo_model(tmp_path, input_size=32)
+    assert main([]) == 2
+
+
+@pytest.mark.slow
+def test_demo_model_builds_untrained(tmp_path):
+    """What `edgeage demo` runs: the real 224 px builder in its own process (about a minute,
+    so not in CI; the FP16 path it uses is the CLI default tested above)."""
+    import subprocess
+    import sys
+
+    res = subprocess.run(
+        [sys.executable, "-m", "edgeage.export.demo", str(tmp_path)],
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert res.returncode == 0, res.stderr[-2000:]
+    path = Path(res.stdout.strip().splitlines()[-1])
     model = load_age_model(path)
-    assert path.name == "age.tflite" and not model.trained and model.input_size == 32
-    assert model.manifest is not None and model.manifest.format == "tflite-fp16"
+    assert path == (tmp_path / "age.tflite").resolve()
+    assert not model.trained and model.input_size == 224
+    assert model.predict(np.full((2, 224, 224, 3), 128, np.float32)).shape == (2,)
