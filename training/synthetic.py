@@ -77,3 +77,20 @@ def write_appa_layout(
             )
         (root / f"gt_avg_{stem}.csv").write_text("\n".join(lines) + "\n")
     return root
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m edgeage.training.synthetic OUT N [SIZE]``: a seed-layout dataset, e.g. for
+    a GPU throughput benchmark without real photos."""
+    import sys
+
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) not in (2, 3):
+        raise SystemExit("usage: python -m edgeage.training.synthetic OUT N [SIZE]")
+    size = int(args[2]) if len(args) == 3 else 224
+    root = write_seed_layout(Path(args[0]), int(args[1]), size=size)
+    print(f"wrote {args[1]} images of {size} px to {root}")
+
+
+if __name__ == "__main__":
+    main()
