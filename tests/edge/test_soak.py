@@ -27,6 +27,7 @@ def _proc_figures(pid: int) -> tuple[int, int]:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1800)
 def test_soak(tiny_age_model):
     seconds = float(os.environ.get("EDGEAGE_SOAK_S", "600"))
     model = os.environ.get("EDGEAGE_SOAK_MODEL", str(tiny_age_model))
