@@ -70,7 +70,16 @@ class Capture:
             if self._latest is None:
                 self._cond.wait(timeout)
             frame, self._latest = self._latest, None
+            if frame is not None:
+                self._cond.notify_all()  # a non-live source waits for the slot to empty
             return frame
+
+    def _wait_for_empty_slot(self) -> bool:
+        """Back-pressure for non-live sources: every frame is processed, none dropped."""
+        with self._cond:
+            while self._latest is not None and not self._stop.is_set():
+                self._cond.wait(0.1)
+        return not self._stop.is_set()
 
     def _publish(self, frame: Frame) -> None:
         with self._cond:
@@ -106,6 +115,8 @@ class Capture:
                 self._open = self._ever_opened = True
                 self._last_frame_at = time.monotonic()
                 delay = self._backoff[0]
+            if not self._source.live and not self._wait_for_empty_slot():
+                break
             try:
                 image = self._source.read()
             except SourceEnded:

@@ -43,6 +43,7 @@ class PipelineStats:
     all_latency_ms: deque[float] = field(default_factory=lambda: deque(maxlen=10_000))
     tracks_started: int = 0
     tracks_ended: int = 0
+    detect_track_ms: deque[float] = field(default_factory=lambda: deque(maxlen=10_000))
 
 
 class _Rate:
@@ -150,17 +151,20 @@ class Pipeline:
         if image.ndim != 3 or image.shape[2] != 3 or min(image.shape[:2]) < MIN_FRAME_SIDE:
             self._frame_error(f"unusable frame of shape {list(image.shape)}")
             return
+        start = time.perf_counter()
         try:
             faces = self.detector.detect(image, frame.ts)
         except Exception as exc:  # a corrupt frame must never end the loop
             self._frame_error(f"detection failed: {exc}")
             return
+        seen = self.tracker.update(faces, frame.ts, frame.width, frame.height)
+        self.stats.detect_track_ms.append((time.perf_counter() - start) * 1000.0)
         self.stats.frames_processed += 1
         if not self._ready:  # the camera delivers and the model is loaded
             self._ready = True
             self._tell("on_ready")
         now_mono = time.monotonic()
-        for track in self.tracker.update(faces, frame.ts, frame.width, frame.height):
+        for track in seen:
             if track.first_seen == frame.ts and track.requested == 0 and not track.samples:
                 self.stats.tracks_started += 1
             if self.tracker.due(track, now_mono):

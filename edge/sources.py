@@ -66,7 +66,7 @@ class SourceSpec:
 
 
 _OPTIONS = {
-    "synthetic": {"faces", "fps", "seed"},
+    "synthetic": {"faces", "fps", "seed", "realtime"},
     "file": {"realtime", "loop"},
     "images": {"fps", "loop"},
     "camera": set(),
@@ -125,6 +125,7 @@ def _check_options(spec: SourceSpec) -> None:
         spec.number("faces", 2, lo=0, hi=20)
         spec.number("fps", 15, lo=0.1, hi=240)
         spec.number("seed", 0, lo=0, hi=2**31)
+        spec.flag("realtime", True)
     elif spec.kind == "file":
         spec.flag("realtime", True)
         spec.flag("loop", False)
@@ -138,6 +139,10 @@ class FrameSource:
     SourceError (lost) / SourceEnded (finished)."""
 
     spec: SourceSpec
+    # A live source (camera, stream, anything paced in real time) does not wait for us:
+    # frames we are too slow for are dropped. A non-live one (a file or scene read with
+    # ?realtime=0) waits until the pipeline took the previous frame, so none is lost.
+    live: bool = True
 
     def open(self) -> None:
         raise NotImplementedError
@@ -198,6 +203,7 @@ class OpenCVSource(FrameSource):
         self._pacer = _Pacer(None)
         self._loop = spec.flag("loop", False) if spec.kind == "file" else False
         self._realtime = spec.flag("realtime", True) if spec.kind == "file" else False
+        self.live = not (spec.kind == "file" and not self._realtime)
 
     def open(self) -> None:
         self.close()
@@ -306,19 +312,22 @@ class SyntheticSource(FrameSource):
             fps=spec.number("fps", 15, lo=0.1, hi=240),
             seed=int(spec.number("seed", 0, lo=0, hi=2**31)),
         )
-        self._pacer = _Pacer(self.scene.fps)
+        self.live = spec.flag("realtime", True)
+        self._pacer = _Pacer(self.scene.fps if self.live else None)
         self._index = 0
         self._t0 = 0.0
 
     def open(self) -> None:
         self._t0 = time.monotonic()
-        self._pacer = _Pacer(self.scene.fps)
+        self._pacer = _Pacer(self.scene.fps if self.live else None)
         self._index = 0
 
     def read(self) -> np.ndarray:
         self._pacer.wait()
-        # Scene time follows the wall clock, so frames a slow consumer skips are really gone.
-        index = max(self._index, int((time.monotonic() - self._t0) * self.scene.fps))
+        index = self._index
+        if self.live:
+            # Scene time follows the wall clock, so frames a slow consumer skips are gone.
+            index = max(index, int((time.monotonic() - self._t0) * self.scene.fps))
         self._index = index + 1
         return self.scene.render(index)
 

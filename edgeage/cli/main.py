@@ -7,6 +7,7 @@ import typer
 
 from edgeage import __version__
 from edgeage.cli import (
+    bench_cmd,
     calibrate_cmd,
     config_cmd,
     data_cmd,
@@ -30,6 +31,7 @@ app = typer.Typer(
 app.add_typer(config_cmd.app, name="config")
 app.add_typer(models_cmd.app, name="models")
 app.add_typer(keys_cmd.app, name="keys")
+app.add_typer(bench_cmd.app, name="bench")
 app.add_typer(data_cmd.app, name="data")
 app.command("train")(train_cmd.train)
 app.command("evaluate")(evaluate_cmd.evaluate)
