@@ -69,6 +69,10 @@ class AgeModel:
         ]
         return np.concatenate(parts).astype(np.float32, copy=False)
 
+    def __call__(self, crops: np.ndarray) -> np.ndarray:
+        """Same as ``predict``: lets ``edgeage evaluate`` use an AgeModel as its Predictor."""
+        return self.predict(crops)
+
     def _run(self, batch: np.ndarray) -> np.ndarray:  # pragma: no cover - abstract
         raise NotImplementedError
 

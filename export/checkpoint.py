@@ -114,15 +114,21 @@ def find_key(info: dict[str, Any], *keys: str) -> Any:
     return None
 
 
+def _numeric(value: Any) -> bool:
+    """A number, None, or a dict of such (e.g. MAE by age band), but not settings."""
+    if isinstance(value, dict):
+        return bool(value) and all(_numeric(v) for v in value.values())
+    return value is None or (isinstance(value, int | float) and not isinstance(value, bool))
+
+
 def training_metrics(report: dict[str, Any] | None) -> dict[str, Any] | None:
     """The metrics the manifest carries: report["metrics"] when training nests them there,
-    else the report's top-level numbers."""
+    else the report's numeric entries (mae, rmse, mae_by_band, ...), leaving out settings
+    such as the recipe and data description."""
     if not report:
         return None
     metrics = report.get("metrics")
     if isinstance(metrics, dict):
         return metrics
-    flat = {
-        k: v for k, v in report.items() if isinstance(v, int | float) and not isinstance(v, bool)
-    }
+    flat = {k: v for k, v in report.items() if v is not None and _numeric(v)}
     return flat or None

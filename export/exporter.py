@@ -148,7 +148,7 @@ def export_checkpoint(
             "no face images to verify (and calibrate) on: pass --calibration-data DIR, "
             "a folder of face photos such as the validation split"
         )
-    crops = load_face_crops(Path(folder), ckpt.input_size, samples)
+    crops = load_face_crops(folder, ckpt.input_size, samples)
     source = Source(
         name=checkpoint.parent.name or checkpoint.stem,
         checkpoint=checkpoint.resolve(),
@@ -163,9 +163,29 @@ def export_checkpoint(
     )
 
 
-def _run_images(run_info: dict[str, Any]) -> Path | None:
-    """The validation (else data) folder the training run recorded, when it still exists."""
-    for keys in (("val_dir", "validation_dir", "val_images"), ("data_dir", "data", "images")):
+def _run_images(run_info: dict[str, Any]) -> Path | list[Path] | None:
+    """The training run's validation photos: read with the training package's own data
+    reader (same split as training) when the report names the data set, else a folder the
+    run recorded."""
+    report = run_info.get("report.json") or {}
+    data = report.get("data")
+    if isinstance(data, dict) and isinstance(data.get("path"), str):
+        recipe = report.get("recipe") if isinstance(report.get("recipe"), dict) else {}
+        try:
+            from edgeage.training.data import DataError, load_dataset
+
+            dataset = load_dataset(
+                Path(data["path"]),
+                target=data.get("target", "real"),
+                validation_split=float(recipe.get("validation_split", 0.25)),
+            )
+            val = [s.path for s in dataset.split("val") if s.path.is_file()]
+        except (ImportError, DataError, ValueError) as exc:
+            log.warning("cannot read the run's validation split: %s", exc)
+        else:
+            if val:
+                return val
+    for keys in (("val_dir", "validation_dir", "val_images"), ("data_dir", "images")):
         value = find_key(run_info, *keys)
         if isinstance(value, str) and Path(value).is_dir():
             return Path(value)

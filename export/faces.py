@@ -25,15 +25,20 @@ def image_files(folder: Path) -> list[Path]:
     )
 
 
-def load_face_crops(folder: Path, size: int, samples: int, margin: float = 0.0) -> np.ndarray:
-    """Up to ``samples`` crops, float32 RGB 0-255 [N, size, size, 3], spread evenly over the
-    sorted files so the result is the same on every run."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise ExportError(f"{folder}: calibration data folder not found")
-    files = image_files(folder)
+def load_face_crops(
+    source: Path | list[Path], size: int, samples: int, margin: float = 0.0
+) -> np.ndarray:
+    """Up to ``samples`` crops, float32 RGB 0-255 [N, size, size, 3], from a folder of photos
+    or a list of photo files, spread evenly over them so every run uses the same ones."""
+    if isinstance(source, list):
+        files, where = source, f"{len(source)} listed photos"
+    else:
+        folder = Path(source)
+        if not folder.is_dir():
+            raise ExportError(f"{folder}: calibration data folder not found")
+        files, where = image_files(folder), str(folder)
     if not files:
-        raise ExportError(f"{folder}: no images (.jpg, .png, ...) in the calibration data folder")
+        raise ExportError(f"{where}: no images (.jpg, .png, ...) to calibrate and verify on")
     if len(files) > samples:
         idx = np.linspace(0, len(files) - 1, samples).round().astype(int)
         files = [files[i] for i in idx]
@@ -45,7 +50,7 @@ def load_face_crops(folder: Path, size: int, samples: int, margin: float = 0.0) 
         rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
         crops.append(face_crop(rgb, full_image_face(rgb), size, margin))
     if not crops:
-        raise ExportError(f"{folder}: none of the {len(files)} images could be read")
+        raise ExportError(f"{where}: none of the {len(files)} images could be read")
     return np.stack(crops).astype(np.float32)
 
 

@@ -8,6 +8,7 @@ in the sense export cares about. Nothing is downloaded.
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -32,19 +33,25 @@ def generated_faces(n: int, size: int, seed: int) -> tuple[np.ndarray, np.ndarra
 
 @pytest.fixture(scope="session")
 def face_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """48 photos in the training data's seed layout (labels.csv + final_files/); returns the
+    photo folder, whose parent is the data set the run's report names."""
     import cv2
 
-    folder = tmp_path_factory.mktemp("faces")
-    imgs, _ = generated_faces(48, PHOTO, seed=1)
-    for i, img in enumerate(imgs):
-        cv2.imwrite(
-            str(folder / f"{i:03d}.png"), cv2.cvtColor(img.astype(np.uint8), cv2.COLOR_RGB2BGR)
-        )
+    root = tmp_path_factory.mktemp("data")
+    folder = root / "final_files"
+    folder.mkdir()
+    imgs, ages = generated_faces(48, PHOTO, seed=1)
+    rows = ["file_name,real_age"]
+    for i, (img, age) in enumerate(zip(imgs, ages, strict=True)):
+        bgr = cv2.cvtColor(img.astype(np.uint8), cv2.COLOR_RGB2BGR)
+        cv2.imwrite(str(folder / f"{i:03d}.png"), bgr)
+        rows.append(f"{i:03d}.png,{round(float(age))}")
+    (root / "labels.csv").write_text("\n".join(rows) + "\n")
     return folder
 
 
 @pytest.fixture(scope="session")
-def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def checkpoint(tmp_path_factory: pytest.TempPathFactory, face_dir: Path) -> Path:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import keras
 
@@ -61,5 +68,11 @@ def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
     run = tmp_path_factory.mktemp("run")
     path = run / "model.keras"
     model.save(path)
-    (run / "report.json").write_text('{"metrics": {"val_mae": 9.5}, "crop_margin": 0.35}')
+    report = {
+        "metrics": {"val_mae": 9.5},
+        "crop_margin": 0.35,
+        "data": {"path": str(face_dir.parent), "target": "real"},
+        "recipe": {"validation_split": 0.5},
+    }
+    (run / "report.json").write_text(json.dumps(report))
     return path

@@ -39,8 +39,8 @@ def exports(tmp_path_factory, checkpoint, face_dir):
 def cli_fp16(tmp_path_factory, checkpoint, face_dir):
     out = tmp_path_factory.mktemp("cli-fp16")
     res = run_cli(
-        "export", "--model", str(checkpoint), "--out", str(out),
-        "--calibration-data", str(face_dir), "--samples", "24", timeout=300,
+        "export", "--model", str(checkpoint), "--out", str(out), "--samples", "32",
+        timeout=300,
     )  # fmt: skip
     return res, out
 
@@ -60,7 +60,9 @@ def keras_ages(checkpoint, crops) -> np.ndarray:
     return model.predict(crops, verbose=0).reshape(-1)
 
 
-def test_cli_default_is_verified_fp16_with_manifest(cli_fp16, checkpoint, face_dir):
+def test_cli_default_is_verified_fp16_with_manifest(cli_fp16):
+    """Defaults: FP16, and the faces are the run's validation split (24 of the 48 photos),
+    read with the training package's data reader."""
     res, out = cli_fp16
     assert res.returncode == 0, res.stderr[-3000:]
     assert sorted(p.name for p in out.iterdir()) == ["age.json", "age.tflite"]
