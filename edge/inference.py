@@ -8,6 +8,7 @@ lone new customer is never held back long and a crowd costs fewer calls.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import logging
 import queue
 import threading
@@ -32,6 +33,7 @@ class AgeRequest:
     crop: np.ndarray  # S×S×3 RGB uint8; lives in memory only
     weight: float
     frame_ts: float
+    first: bool = False  # a new customer's first sample jumps the queue
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +55,12 @@ class AgeWorker:
         self._model = model
         self._batch_max = batch_max
         self._wait_s = batch_wait_ms / 1000.0
-        self._in: queue.Queue[AgeRequest | None] = queue.Queue(max_queue)
+        # Entries are (priority, order, request); None is the stop sentinel. First samples
+        # of new customers go before refinements of customers already estimated.
+        self._in: queue.PriorityQueue[tuple[int, int, AgeRequest | None]] = queue.PriorityQueue(
+            max_queue
+        )
+        self._order = itertools.count()
         self.results: queue.Queue[AgeResult] = queue.Queue()
         self._thread = threading.Thread(target=self._run, name="edgeage-age", daemon=True)
         self.batch_ms: deque[float] = deque(maxlen=200)
@@ -71,7 +78,7 @@ class AgeWorker:
     def submit(self, request: AgeRequest) -> bool:
         """Queue a crop; False when the queue is full (the track simply asks again later)."""
         try:
-            self._in.put_nowait(request)
+            self._in.put_nowait((0 if request.first else 1, next(self._order), request))
             return True
         except queue.Full:
             self.rejected += 1
@@ -83,11 +90,11 @@ class AgeWorker:
 
     def stop(self, timeout: float = 1.5) -> None:
         with contextlib.suppress(queue.Full):
-            self._in.put_nowait(None)
+            self._in.put_nowait((-1, next(self._order), None))
         self._thread.join(timeout)
 
     def _collect(self) -> list[AgeRequest] | None:
-        first = self._in.get()
+        first = self._in.get()[2]
         if first is None:
             return None
         batch = [first]
@@ -95,13 +102,13 @@ class AgeWorker:
         while len(batch) < self._batch_max:
             remaining = deadline - time.monotonic()
             try:
-                item = self._in.get(timeout=remaining) if remaining > 0 else self._in.get_nowait()
+                entry = self._in.get(timeout=remaining) if remaining > 0 else self._in.get_nowait()
             except queue.Empty:
                 break
-            if item is None:
-                self._in.put_nowait(None)  # stop after this batch
+            if entry[2] is None:
+                self._in.put_nowait(entry)  # stop after this batch
                 break
-            batch.append(item)
+            batch.append(entry[2])
         return batch
 
     def _run(self) -> None:

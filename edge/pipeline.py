@@ -177,7 +177,8 @@ class Pipeline:
             self._frame_error(f"crop failed: {exc}")
             return
         weight = sample_weight(track.face.size, track.face.score)
-        if self.worker.submit(AgeRequest(track.id, crop, weight, frame.ts)):
+        request = AgeRequest(track.id, crop, weight, frame.ts, first=track.estimate is None)
+        if self.worker.submit(request):
             track.pending += 1
             track.requested += 1
             track.last_request = now_mono
