@@ -200,13 +200,22 @@ def env_overrides(environ: os._Environ[str] | dict[str, str]) -> dict[str, Any]:
     return out
 
 
+def _key(part: object) -> str:
+    """A key as the operator typed it; quoted when it is not a plain name, so a key holding a
+    newline or a dot cannot break the one-line error."""
+    text = str(part)
+    if text and all(c.isalnum() or c in "_-" for c in text):
+        return text
+    return json.dumps(text)
+
+
 def _describe(exc: ValidationError, origin: str) -> str:
     err = exc.errors()[0]
-    loc = ".".join(str(p) for p in err["loc"]) or "(top level)"
+    loc = ".".join(_key(p) for p in err["loc"]) or "(top level)"
     if err["type"] == "extra_forbidden":
         msg = "unknown key"
     else:
-        msg = err["msg"].removeprefix("Value error, ")
+        msg = " ".join(err["msg"].removeprefix("Value error, ").split())
     more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
     if origin == ENV_ORIGIN and len(err["loc"]) >= 2:
         var = ENV_PREFIX + "__".join(str(p).upper() for p in err["loc"][:2])

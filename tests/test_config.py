@@ -106,3 +106,11 @@ def test_cli_config_show_applies_env():
     res = run_cli("config", "show", env={"EDGEAGE_POLICY__CHALLENGE_AGE": "21"})
     assert res.returncode == 0, res.stderr
     assert "challenge_age = 21.0" in res.stdout
+
+
+def test_odd_keys_stay_on_one_line(tmp_path):
+    # found by the hypothesis fuzzer: a key holding a newline broke the one-line error
+    path = write(tmp_path, '[source]\n"a\\nb" = 1\n"x.y" = 2\n')
+    with pytest.raises(ConfigError) as err:
+        load_config(path, environ={})
+    assert "\n" not in str(err.value) and 'source."a\\nb": unknown key' in str(err.value)
