@@ -12,8 +12,8 @@ from edgeage.edge.age_model import load_age_model
 from edgeage.edge.manifest import read_manifest
 from tests.conftest import run_cli
 
-# The 32 px toy model moves more under INT8 than a real ResNet50 at 224 on real faces.
-INT8_TOY_TOLERANCE = 2.5
+# INT8 is held to its default tolerance (0.5 y) on the trained test checkpoint.
+INT8_TOLERANCE = 0.5
 
 
 @pytest.fixture(scope="session")
@@ -25,10 +25,9 @@ def exports(tmp_path_factory, checkpoint, face_dir):
 
     def get(fmt: str):
         if fmt not in done:
-            tol = INT8_TOY_TOLERANCE if fmt == "tflite-int8" else None
             out = tmp_path_factory.mktemp(fmt)
             done[fmt] = export_checkpoint(
-                checkpoint, fmt, out, calibration_data=face_dir, samples=24, tolerance=tol
+                checkpoint, fmt, out, calibration_data=face_dir, samples=24
             )
         return done[fmt]
 
@@ -90,7 +89,9 @@ def test_format_exports_and_runs_on_the_box(exports, fmt, crops, keras_ages):
         assert model.predict(crops[:n]).shape == (n,)
     assert model.batching
     diff = np.abs(model.predict(crops) - keras_ages).mean()
-    assert diff <= (INT8_TOY_TOLERANCE if fmt == "tflite-int8" else 0.1)
+    assert diff <= (INT8_TOLERANCE if fmt == "tflite-int8" else 0.1)
+    if fmt == "tflite-int8":  # everything int8 gave 0.6 y here; float head/preprocessing 0.2
+        assert result.verification.tolerance_years == INT8_TOLERANCE
     assert not [p for p in result.model_path.parent.iterdir() if p.name.startswith(".export-")]
 
 
