@@ -8,6 +8,7 @@ two runs with the same seed show the same customers at the same moments.
 
 from __future__ import annotations
 
+import bisect
 import math
 from dataclasses import dataclass
 from functools import cached_property
@@ -62,7 +63,9 @@ class SyntheticScene:
         self.faces = faces
         self.fps = fps
         self.seed = seed
-        self._patches: dict[tuple[float, bool, float], tuple[np.ndarray, np.ndarray]] = {}
+        self._lanes: dict[int, tuple[list[Visit], np.random.Generator]] = {}
+        # Scaled face images of the visits on screen only; dropped when a visit ends.
+        self._patches: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
 
     @cached_property
     def background(self) -> np.ndarray:
@@ -81,27 +84,43 @@ class SyntheticScene:
     def _head(self) -> tuple[np.ndarray, np.ndarray]:
         return _face_patch()
 
+    def _lane(self, lane: int, until_s: float) -> list[Visit]:
+        """This lane's visits starting before ``until_s``, generated once and kept: a long
+        run must not redo its whole history every frame."""
+        visits, rng = self._lanes.setdefault(lane, ([], np.random.default_rng([self.seed, lane])))
+        while not visits or visits[-1].start < until_s:
+            if visits:
+                t = visits[-1].end + rng.uniform(GAP_MIN_S, GAP_MAX_S)
+            else:
+                t = rng.uniform(0.0, 1.0) + 0.3 * lane
+            visits.append(
+                Visit(
+                    lane,
+                    len(visits),
+                    t,
+                    scale=float(rng.uniform(0.75, 1.05)),
+                    flip=bool(rng.integers(0, 2)),
+                    tint=float(rng.uniform(0.85, 1.1)),
+                )
+            )
+        return visits
+
     def visits(self, until_s: float) -> list[Visit]:
         """Every visit that starts before ``until_s``, in start order."""
+        out = [
+            v for lane in range(self.faces) for v in self._lane(lane, until_s) if v.start < until_s
+        ]
+        return sorted(out, key=lambda v: v.start)
+
+    def active(self, t: float) -> list[Visit]:
+        """The visits under way at scene time ``t`` (at most one per lane)."""
         out = []
         for lane in range(self.faces):
-            rng = np.random.default_rng([self.seed, lane])
-            t = rng.uniform(0.0, 1.0) + 0.3 * lane
-            number = 0
-            while t < until_s:
-                out.append(
-                    Visit(
-                        lane,
-                        number,
-                        t,
-                        scale=float(rng.uniform(0.75, 1.05)),
-                        flip=bool(rng.integers(0, 2)),
-                        tint=float(rng.uniform(0.85, 1.1)),
-                    )
-                )
-                t += 2 * WALK_S + STAND_S + rng.uniform(GAP_MIN_S, GAP_MAX_S)
-                number += 1
-        return sorted(out, key=lambda v: v.start)
+            visits = self._lane(lane, t + 1e-9)
+            i = bisect.bisect_right([v.start for v in visits], t) - 1
+            if i >= 0 and visits[i].start <= t < visits[i].end:
+                out.append(visits[i])
+        return out
 
     def _lane_x(self, lane: int) -> float:
         """Where a customer in this lane stands, as the centre x in pixels."""
@@ -127,22 +146,26 @@ class SyntheticScene:
         return x, y
 
     def _patch(self, visit: Visit) -> tuple[np.ndarray, np.ndarray]:
-        key = (round(visit.scale * 1.6, 2), visit.flip, round(visit.tint, 2))
+        key = (visit.lane, visit.number)
         if key not in self._patches:
             head, alpha = self._head
-            size = (int(head.shape[1] * key[0]), int(head.shape[0] * key[0]))
+            zoom = visit.scale * 1.6
+            size = (int(head.shape[1] * zoom), int(head.shape[0] * zoom))
             img = cv2.resize(head, size, interpolation=cv2.INTER_AREA).astype(np.float32)
             a = cv2.resize(alpha, size, interpolation=cv2.INTER_LINEAR)
             if visit.flip:
                 img, a = img[:, ::-1], a[:, ::-1]
-            self._patches[key] = (np.clip(img * key[2], 0, 255), a[..., None])
+            self._patches[key] = (np.clip(img * visit.tint, 0, 255), a[..., None])
         return self._patches[key]
 
     def render(self, index: int) -> np.ndarray:
         """Frame number ``index`` (RGB, 1280×720)."""
         t = index / self.fps
         frame = self.background.copy()
-        for visit in self.visits(t + 1e-9):
+        on_screen = self.active(t)
+        for key in set(self._patches) - {(v.lane, v.number) for v in on_screen}:
+            del self._patches[key]
+        for visit in on_screen:
             pos = self._position(visit, t)
             if pos is None:
                 continue

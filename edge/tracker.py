@@ -1,7 +1,10 @@
 """Tracking: which face in this frame is which customer from the previous frames.
 
-Greedy association on box overlap (IoU), with a centre-distance fallback for a customer
-walking fast past the camera. A track ends when it has not been seen for
+Greedy association on box overlap (IoU) between each track's *predicted* box (its last box
+moved by its recent velocity) and the new faces, so a customer walking briskly past the
+camera stays one customer. A centre-distance fallback covers a face that was seen a moment
+ago but whose box jumped; it is not used after a longer gap, so the next customer stepping
+into the same spot gets a new track. A track ends when it has not been seen for
 ``max_missing_s``; its id is never reused in the daemon's lifetime.
 """
 
@@ -12,6 +15,8 @@ from dataclasses import dataclass, field
 
 from edgeage.edge.face import Face
 from edgeage.edge.fusion import AgeEstimate, AgeSample
+
+RECENT_S = 0.25  # the centre-distance fallback only bridges gaps this short
 
 
 @dataclass
@@ -27,6 +32,21 @@ class Track:
     pending: int = 0  # crops sent to the age model and not yet answered
     requested: int = 0  # crops ever sent
     last_request: float = -math.inf  # monotonic seconds
+    velocity: tuple[float, float] = (0.0, 0.0)  # pixels per second, smoothed
+
+    def predicted_box(self, ts: float) -> tuple[float, float, float, float]:
+        """Where the face should be at ``ts`` if it keeps moving as it did (at most 0.5 s)."""
+        dt = min(max(ts - self.last_seen, 0.0), 0.5)
+        x, y, w, h = self.face.box
+        return (x + self.velocity[0] * dt, y + self.velocity[1] * dt, w, h)
+
+    def move_to(self, face: Face, ts: float) -> None:
+        dt = ts - self.last_seen
+        if dt > 0:
+            (ox, oy), (nx, ny) = self.face.centre, face.centre
+            vx, vy = (nx - ox) / dt, (ny - oy) / dt
+            self.velocity = (0.5 * self.velocity[0] + 0.5 * vx, 0.5 * self.velocity[1] + 0.5 * vy)
+        self.face, self.last_seen = face, ts
 
     @property
     def box_fraction(self) -> list[float]:
@@ -66,12 +86,17 @@ class Tracker:
         """Associate this frame's faces; returns the tracks seen in this frame."""
         pairs = []
         for tid, track in self.tracks.items():
+            predicted = track.predicted_box(ts)
+            recent = ts - track.last_seen <= RECENT_S
             for fi, face in enumerate(faces):
-                score = iou(track.face.box, face.box)
+                score = iou(predicted, face.box)
                 if score < self.iou_min:
-                    (tx, ty), (fx, fy) = track.face.centre, face.centre
-                    reach = 0.8 * max(track.face.box[2], track.face.box[3])
-                    if math.hypot(tx - fx, ty - fy) > reach:
+                    if not recent:
+                        continue
+                    px, py, pw, ph = predicted
+                    fx, fy = face.centre
+                    reach = 1.0 * max(pw, ph)
+                    if math.hypot(px + pw / 2 - fx, py + ph / 2 - fy) > reach:
                         continue
                     score = 0.01  # a match, but any overlapping candidate wins
                 pairs.append((score, tid, fi))
@@ -85,7 +110,7 @@ class Tracker:
             used_tracks.add(tid)
             used_faces.add(fi)
             track = self.tracks[tid]
-            track.face, track.last_seen = faces[fi], ts
+            track.move_to(faces[fi], ts)
             track.frame_width, track.frame_height = width, height
             seen.append(track)
         for fi, face in enumerate(faces):

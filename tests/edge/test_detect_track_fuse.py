@@ -116,3 +116,15 @@ def test_fusion_is_robust_and_narrows():
     weighted = fuse([AgeSample(20.0, 1.0, 0.0), AgeSample(40.0, 0.1, 0.0)])
     assert weighted.age < 30
     assert sample_weight(200, 1.0) > sample_weight(50, 1.0) > sample_weight(50, 0.1)
+
+
+def test_brisk_walker_stays_one_track_and_next_customer_is_new():
+    tr = Tracker(iou_min=0.2, max_missing_s=1.0)
+    ids = set()
+    for i in range(10):  # 110 px per frame at 15 fps with a 120 px face: no overlap at all
+        seen = tr.update([Face((100.0 + 110 * i, 200, 120, 120), 0.9)], i / 15, 1280, 720)
+        ids |= {t.id for t in seen}
+    assert len(ids) == 1
+    # someone steps into the last spot 0.6 s later: not the same customer
+    later = tr.update([Face((1090.0, 200, 120, 120), 0.9)], 9 / 15 + 0.6, 1280, 720)
+    assert later[0].id not in ids
