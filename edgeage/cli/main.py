@@ -3,6 +3,8 @@ edge commands never load TensorFlow and `edgeage --help` stays fast."""
 
 from __future__ import annotations
 
+import os
+
 import typer
 
 from edgeage import __version__
@@ -50,4 +52,7 @@ def version() -> None:
 
 
 def main() -> None:
+    # TensorFlow's C++ INFO/WARNING lines (oneDNN, CUDA probing) bury the progress bars and
+    # the one line that matters; errors still show. Set TF_CPP_MIN_LOG_LEVEL=0 to see all.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     app()
