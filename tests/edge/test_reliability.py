@@ -186,6 +186,10 @@ def _run_with_subscribers(model: Path, crowd: bool, seconds: float = 8.0) -> dic
 def test_crowd_of_subscribers_changes_nothing(tiny_age_model):
     alone = _run_with_subscribers(tiny_age_model, crowd=False)
     crowd = _run_with_subscribers(tiny_age_model, crowd=True)
+    print(
+        f"\nfps alone {alone['fps']:.2f}, with 50 + stuck + churn {crowd['fps']:.2f}; "
+        f"churned {crowd['churned']}; rss KiB {min(crowd['rss'])}..{max(crowd['rss'])}"
+    )
     assert crowd["churned"] > 50
     assert crowd["fps"] >= 0.9 * alone["fps"], (alone["fps"], crowd["fps"])
     assert max(crowd["rss"]) - min(crowd["rss"]) < 100_000  # KiB: bounded, not growing
@@ -249,6 +253,7 @@ def test_flood_of_malformed_snapshot_requests(tiny_age_model):
         ctx.term()
         stop_daemon(proc)
         sub.close()
+    print(f"\nanswered {answered} of 10000 malformed requests")
     assert answered == 10_000
     statuses = sub.of("status")
     gaps = [b["ts"] - a["ts"] for a, b in itertools.pairwise(statuses)][:-1]
