@@ -202,26 +202,49 @@ def propose(camera: CameraReport, faces: FaceReport, timing: ModelTiming) -> Pro
     )
 
 
-def blurred_preview(
-    frame: np.ndarray, faces: list[Face], roi: tuple[float, float, float, float] | None
-) -> np.ndarray:
-    """An annotated copy of one frame, every face blurred beyond recognition first."""
-    out = frame.copy()
+def _blur_box(out: np.ndarray, box: tuple[float, float, float, float]) -> tuple[int, ...] | None:
+    """Pixelate, then blur the whole head around ``box``: only a colour blob survives."""
     h, w = out.shape[:2]
-    for f in faces:
-        x, y, bw, bh = f.box
-        pad = 0.25 * max(bw, bh)
-        x0, y0 = max(int(x - pad), 0), max(int(y - pad), 0)
-        x1, y1 = min(int(x + bw + pad), w), min(int(y + bh + pad), h)
-        if x1 <= x0 or y1 <= y0:
-            continue
-        region = out[y0:y1, x0:x1]
-        # Pixelate, then blur: no detail of the face survives, only its colour blob.
-        small = cv2.resize(
-            region, (max((x1 - x0) // 16, 1), max((y1 - y0) // 16, 1)), interpolation=cv2.INTER_AREA
-        )
-        block = cv2.resize(small, (x1 - x0, y1 - y0), interpolation=cv2.INTER_NEAREST)
-        out[y0:y1, x0:x1] = cv2.GaussianBlur(block, (0, 0), sigmaX=max(x1 - x0, 8) / 8)
+    x, y, bw, bh = box
+    pad = 0.5 * max(bw, bh)  # the whole head: hair and ears help a detector too
+    x0, y0 = max(int(x - pad), 0), max(int(y - pad), 0)
+    x1, y1 = min(int(x + bw + pad), w), min(int(y + bh + pad), h)
+    if x1 <= x0 or y1 <= y0:
+        return None
+    region = out[y0:y1, x0:x1]
+    small = cv2.resize(
+        region, (max((x1 - x0) // 32, 1), max((y1 - y0) // 32, 1)), interpolation=cv2.INTER_AREA
+    )
+    block = cv2.resize(small, (x1 - x0, y1 - y0), interpolation=cv2.INTER_NEAREST)
+    out[y0:y1, x0:x1] = cv2.GaussianBlur(block, (0, 0), sigmaX=max(x1 - x0, 8) / 6)
+    return x0, y0, x1, y1
+
+
+def blurred_preview(
+    frame: np.ndarray,
+    faces: list[Face],
+    roi: tuple[float, float, float, float] | None,
+    detector: FaceDetector | None = None,
+    passes: int = 3,
+    annotate: bool = True,
+) -> np.ndarray:
+    """An annotated copy of one frame, every face blurred beyond recognition first.
+
+    With ``detector`` (IMAGE mode, low confidence), the blurred copy is searched again and
+    anything face-like that the first pass missed is blurred too, up to ``passes`` times:
+    a face the calibration detector overlooked must not survive into a file.
+    """
+    out = frame.copy()
+    boxes = [b for f in faces if (b := _blur_box(out, f.box)) is not None]
+    for _ in range(passes if detector is not None else 0):
+        missed = detector.detect(out)
+        if not missed:
+            break
+        boxes += [b for f in missed if (b := _blur_box(out, f.box)) is not None]
+    if not annotate:
+        return out
+    h, w = out.shape[:2]
+    for x0, y0, x1, y1 in boxes:
         cv2.rectangle(out, (x0, y0), (x1, y1), (255, 200, 0), 2)
     if roi is not None:
         rx0, ry0, rx1, ry1 = roi
@@ -261,6 +284,7 @@ def calibrate(
     asked_fps: float | None,
     want_preview: bool,
     progress: Callable[[float], None] | None = None,
+    preview_detector: FaceDetector | None = None,
 ) -> CalibrationRun:
     capture.start()
     try:
@@ -307,7 +331,7 @@ def calibrate(
     timing = time_model(model)
     proposal = propose(camera, faces, timing)
     preview = (
-        blurred_preview(best[1], best[2], proposal.roi)
+        blurred_preview(best[1], best[2], proposal.roi, preview_detector)
         if want_preview and best[1] is not None
         else None
     )

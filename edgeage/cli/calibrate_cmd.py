@@ -32,6 +32,8 @@ def calibrate(
     from edgeage.edge.calibrate import calibrate as run_calibration
     from edgeage.edge.capture import Capture
     from edgeage.edge.daemon import StartupError, open_age_model, open_detector
+    from edgeage.edge.detector import FaceDetector
+    from edgeage.edge.detector_models import resolve
     from edgeage.edge.sources import BadSourceURI, make_source
 
     overrides = {}
@@ -64,6 +66,14 @@ def calibrate(
         reconnect_max_s=s.reconnect_max_s,
         read_timeout_s=s.read_timeout_s,
     )
+    # The preview is searched again at a low threshold so no overlooked face is saved.
+    sweeper = (
+        FaceDetector(
+            resolve(cfg.detector.model, cfg.detector.model_dir), min_confidence=0.2, video=False
+        )
+        if preview is not None
+        else None
+    )
     with detector, Progress(console=console, transient=True) as progress:
         task = progress.add_task(f"watching {s.uri} for {duration:g} s", total=1.0)
         try:
@@ -75,9 +85,13 @@ def calibrate(
                 s.fps,
                 preview is not None,
                 lambda f: progress.update(task, completed=f),
+                preview_detector=sweeper,
             )
         except CalibrationError as exc:
             fail(str(exc))
+        finally:
+            if sweeper is not None:
+                sweeper.close()
     cam, faces, prop = result.camera, result.faces, result.proposal
     table = Table("measured", "value", title=f"calibration of {s.uri}")
     table.add_row("camera", f"{cam.width}x{cam.height} at {cam.fps:.1f} fps ({cam.frames} frames)")
