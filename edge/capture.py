@@ -133,6 +133,8 @@ class Capture:
                 log.exception("unexpected error reading a frame")
                 self._close()
                 continue
+            if self._stop.is_set():
+                break  # shutting down: nobody will take it, so it is neither offered nor dropped
             now = time.time()
             self._last_frame_at = time.monotonic()
             self.stats.frames_in += 1
