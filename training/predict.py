@@ -1,9 +1,10 @@
 """Running an age model over labelled samples, behind one small interface.
 
-``Predictor`` is what evaluation needs from a model: its input side and a function from a
-float32 batch [N, S, S, 3] (RGB 0-255) to ages [N]. Keras checkpoints are registered here;
-other formats (the export issue's .tflite / .onnx) register a loader in ``LOADERS`` by file
-suffix, and ``edgeage evaluate`` then scores them with the same code and metrics.
+``Predictor`` is what evaluation needs from a model: its input side, a label for tables and
+a function from a float32 batch [N, S, S, 3] (RGB 0-255) to ages [N]. Keras checkpoints and
+exported models (.tflite through LiteRT, .onnx through ONNX Runtime: the box's own runtime
+code in ``edge/age_model.py``) are registered in ``LOADERS`` by file suffix, so ``edgeage
+evaluate`` scores Keras, FP16 and INT8 with the same images, code and metrics.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from edgeage.training.data import DataError, Sample
 
 class Predictor(Protocol):
     input_size: int
+    label: str
 
     def __call__(self, images: np.ndarray) -> np.ndarray: ...
 
@@ -31,7 +33,10 @@ class KerasPredictor:
 
         self.model = model
         self.input_size = int(model.input_shape[1])
-        self._fn = tf.function(lambda x: model(x, training=False), reduce_retracing=True)
+        self.label = "keras"
+        self._fn = tf.function(
+            lambda x: model(x, training=False), reduce_retracing=True, autograph=False
+        )
 
     def __call__(self, images: np.ndarray) -> np.ndarray:
         return np.asarray(self._fn(images), dtype=np.float64).reshape(-1)
@@ -52,7 +57,36 @@ def _load_keras(path: Path) -> Predictor:
     return KerasPredictor(model)
 
 
-LOADERS: dict[str, Callable[[Path], Predictor]] = {".keras": _load_keras}
+class ExportedPredictor:
+    """An exported model run exactly as the till runs it (same runtime wrapper, same batching
+    limit), so its MAE here is the MAE on the box."""
+
+    def __init__(self, model) -> None:  # edge.age_model.AgeModel
+        self.model = model
+        self.input_size = model.input_size
+        self.label = model.manifest.format if model.manifest else model.runtime
+
+    def __call__(self, images: np.ndarray) -> np.ndarray:
+        return self.model.predict(np.asarray(images, dtype=np.float32)).astype(np.float64)
+
+
+def _load_exported(path: Path) -> Predictor:
+    import os
+
+    from edgeage.edge.age_model import AgeModelError, load_age_model
+
+    try:
+        model = load_age_model(path, threads=len(os.sched_getaffinity(0)), batch_max=16)
+    except AgeModelError as exc:
+        raise DataError(str(exc)) from None
+    return ExportedPredictor(model)
+
+
+LOADERS: dict[str, Callable[[Path], Predictor]] = {
+    ".keras": _load_keras,
+    ".tflite": _load_exported,
+    ".onnx": _load_exported,
+}
 
 
 def load_predictor(path: Path) -> Predictor:

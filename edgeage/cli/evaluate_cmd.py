@@ -1,18 +1,23 @@
-"""`edgeage evaluate`: score a model on a labelled split with the training metrics."""
+"""`edgeage evaluate`: score one or more models on a labelled split with the training metrics."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import typer
+from rich.table import Table
 
 from edgeage.cli.common import console, fail
 
 
 def evaluate(
-    model: Path = typer.Option(..., "--model", help="model file (.keras checkpoint)"),
+    models: list[Path] = typer.Option(
+        ...,
+        "--model",
+        help="model file: .keras checkpoint, or an exported .tflite / .onnx; repeat to compare",
+    ),
     data: Path = typer.Option(..., "--data", help="seed layout or APPA-REAL folder"),
     split: Literal["val", "test"] = typer.Option("val", "--split", help="which split to score"),
     target: Literal["real", "apparent"] = typer.Option("real", "--target"),
@@ -23,47 +28,115 @@ def evaluate(
     validation_split: float = typer.Option(
         0.25, "--validation-split", help="seed layout: share of rows that are validation"
     ),
-    as_json: bool = typer.Option(False, "--json", help="print the metrics as one JSON object"),
+    as_json: bool = typer.Option(
+        False, "--json", help="print the metrics as JSON, one object (line) per model"
+    ),
 ) -> None:
-    """MAE, RMSE, CS@5, MAE by age band and the Challenge-25 rates of MODEL on a split."""
+    """MAE, RMSE, CS@5, MAE by age band and the Challenge-25 rates of each MODEL on a split.
+
+    Several --model options score every model on the same decoded photos and print one
+    table, e.g. the Keras checkpoint against its FP16 and INT8 exports.
+    """
     from edgeage.training.check import check_dataset
     from edgeage.training.data import DataError, load_dataset
 
     try:
         dataset = load_dataset(data, target, validation_split)
-        samples = dataset.split(split)
         check_dataset(dataset, required=(split,))
         samples = dataset.split(split)
     except DataError as exc:
         fail(str(exc))
 
-    from edgeage.training.metrics import age_metrics
-    from edgeage.training.predict import load_predictor, predict_samples
+    from edgeage.training.predict import load_predictor
 
-    try:
-        predictor = load_predictor(model)
+    try:  # every model loads before any is scored: a bad one fails in seconds, not minutes
+        predictors = [load_predictor(model) for model in models]
     except DataError as exc:
         fail(str(exc))
-    y_true, y_pred = predict_samples(predictor, samples, batch_size, tta)
-    metrics = {"model": str(model), "split": split, "tta_flip": tta, **age_metrics(y_true, y_pred)}
+
+    results = _score(predictors, models, samples, batch_size, split, tta)
     if as_json:
-        typer.echo(json.dumps(metrics))
-        return
+        for metrics in results:
+            typer.echo(json.dumps(metrics))
+    elif len(results) == 1:
+        _print_one(results[0])
+    else:
+        _print_table(results, split, tta)
+
+
+def _score(predictors, models, samples, batch_size: int, split: str, tta: bool) -> list[dict]:
+    """Metrics per model; models of one input size share one decoded, cached data set."""
+    from edgeage.training.metrics import age_metrics
+    from edgeage.training.pipeline import evaluation_dataset
+    from edgeage.training.predict import predict_dataset
+
+    datasets: dict[int, Any] = {}
+    results = []
+    for model, predictor in zip(models, predictors, strict=True):
+        size = predictor.input_size
+        if size not in datasets:
+            datasets[size] = evaluation_dataset(samples, size, batch_size).cache()
+        y_true, y_pred = predict_dataset(predictor, datasets[size], tta)
+        results.append(
+            {
+                "model": str(model),
+                "format": predictor.label,
+                "split": split,
+                "tta_flip": tta,
+                **age_metrics(y_true, y_pred),
+            }
+        )
+    return results
+
+
+def _rate(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1%}"
+
+
+def _print_one(metrics: dict) -> None:
+    tta = metrics["tta_flip"]
     console.print(
-        f"{model} on {split} ({metrics['n']} photos{', flip TTA' if tta else ''}): "
-        f"MAE {metrics['mae']:.2f}  RMSE {metrics['rmse']:.2f}  CS@5 {metrics['cs5']:.1%}",
+        f"{metrics['model']} on {metrics['split']} ({metrics['n']} photos"
+        f"{', flip TTA' if tta else ''}): MAE {metrics['mae']:.2f}  RMSE {metrics['rmse']:.2f}  "
+        f"CS@5 {metrics['cs5']:.1%}",
         highlight=False,
     )
     for band, row in metrics["mae_by_band"].items():
         mae = "-" if row["mae"] is None else f"{row['mae']:.2f}"
         console.print(f"  {band:>6}: MAE {mae:>6}  (n={row['n']})", highlight=False)
-
-    def rate(value: float | None) -> str:
-        return "-" if value is None else f"{value:.1%}"
-
     console.print(
-        f"  under-18s estimated 25+: {rate(metrics['under18_estimated_25_plus'])} "
+        f"  under-18s estimated 25+: {_rate(metrics['under18_estimated_25_plus'])} "
         f"(n={metrics['n_under18']}); 25+ estimated under 25: "
-        f"{rate(metrics['over25_estimated_under_25'])} (n={metrics['n_25_plus']})",
+        f"{_rate(metrics['over25_estimated_under_25'])} (n={metrics['n_25_plus']})",
         highlight=False,
     )
+
+
+_COLUMNS = ("model", "format", "MAE", "vs first", "RMSE", "CS@5", "<18 as 25+", "25+ as <25")
+
+
+def _print_table(results: list[dict], split: str, tta: bool) -> None:
+    first = results[0]
+    table = Table(
+        title=f"{split} split, {first['n']} photos{', flip TTA' if tta else ''}",
+        title_justify="left",
+    )
+    for column in _COLUMNS:  # figures never wrap; a long model path folds instead
+        if column == "model":
+            table.add_column(column, overflow="fold")
+        else:
+            table.add_column(
+                column, justify="left" if column == "format" else "right", no_wrap=True
+            )
+    for metrics in results:
+        table.add_row(
+            metrics["model"],
+            metrics["format"],
+            f"{metrics['mae']:.2f}",
+            f"{metrics['mae'] - first['mae']:+.2f}",
+            f"{metrics['rmse']:.2f}",
+            f"{metrics['cs5']:.1%}",
+            _rate(metrics["under18_estimated_25_plus"]),
+            _rate(metrics["over25_estimated_under_25"]),
+        )
+    console.print(table)

@@ -192,3 +192,28 @@ def test_demo_model_builds_untrained(tmp_path):
     assert path == (tmp_path / "age.tflite").resolve()
     assert not model.trained and model.input_size == 224
     assert model.predict(np.full((2, 224, 224, 3), 128, np.float32)).shape == (2,)
+
+
+def test_evaluate_compares_keras_and_exports_on_one_split(exports, cli_fp16, checkpoint, face_dir):
+    """`edgeage evaluate` scores the checkpoint and its exports on the same photos, through
+    the box runtime; the exports' MAE moves no more than their verified difference allows."""
+    import json
+
+    data = face_dir.parent  # labels.csv + final_files/
+    models = [checkpoint, cli_fp16[1] / "age.tflite", exports("tflite-int8").model_path]
+    args = [a for m in models for a in ("--model", str(m))]
+    common = ("--data", str(data), "--validation-split", "0.5")
+    res = run_cli("evaluate", *args, *common, "--json", timeout=300)
+    assert res.returncode == 0, res.stderr[-3000:]
+    rows = [json.loads(line) for line in res.stdout.splitlines()]
+    assert [r["format"] for r in rows] == ["keras", "tflite-fp16", "tflite-int8"]
+    assert {r["n"] for r in rows} == {24}
+    keras_mae = rows[0]["mae"]
+    assert abs(rows[1]["mae"] - keras_mae) <= 0.1
+    assert abs(rows[2]["mae"] - keras_mae) <= INT8_TOLERANCE
+    assert rows[1]["mae"] != rows[2]["mae"]  # really two different models were run
+
+    table = run_cli("evaluate", *args[:4], *common, timeout=300)
+    assert table.returncode == 0, table.stderr[-3000:]
+    assert "vs first" in table.stdout and "tflite-fp16" in table.stdout
+    assert f"{rows[1]['mae']:.2f}" in table.stdout

@@ -129,9 +129,13 @@ def test_evaluate_bad_input(seed_data: Path, tmp_path: Path) -> None:
         "test",
     )
     assert result.returncode == 2 and "no test split" in result.stderr
-    (tmp_path / "m.tflite").write_bytes(b"x")
-    result = run_cli("evaluate", "--model", str(tmp_path / "m.tflite"), "--data", str(seed_data))
+    (tmp_path / "m.pt").write_bytes(b"x")
+    result = run_cli("evaluate", "--model", str(tmp_path / "m.pt"), "--data", str(seed_data))
     assert result.returncode == 2 and "unsupported model format" in result.stderr
+    (tmp_path / "m.tflite").write_bytes(b"x" * 64)  # corrupt export: refused, one line
+    result = run_cli("evaluate", "--model", str(tmp_path / "m.tflite"), "--data", str(seed_data))
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip().splitlines()[-1].startswith("error:")
 
 
 def test_data_inspect_writes_its_files(tmp_path: Path) -> None:
