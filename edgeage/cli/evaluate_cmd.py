@@ -7,6 +7,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 import typer
+from rich.console import Console
+from rich.measure import Measurement
 from rich.table import Table
 
 from edgeage.cli.common import console, fail
@@ -121,13 +123,9 @@ def _print_table(results: list[dict], split: str, tta: bool) -> None:
         title=f"{split} split, {first['n']} photos{', flip TTA' if tta else ''}",
         title_justify="left",
     )
-    for column in _COLUMNS:  # figures never wrap; a long model path folds instead
-        if column == "model":
-            table.add_column(column, overflow="fold")
-        else:
-            table.add_column(
-                column, justify="left" if column == "format" else "right", no_wrap=True
-            )
+    for column in _COLUMNS:
+        justify = "left" if column in ("model", "format") else "right"
+        table.add_column(column, justify=justify, no_wrap=True)
     for metrics in results:
         table.add_row(
             metrics["model"],
@@ -139,4 +137,6 @@ def _print_table(results: list[dict], split: str, tta: bool) -> None:
             _rate(metrics["under18_estimated_25_plus"]),
             _rate(metrics["over25_estimated_under_25"]),
         )
-    console.print(table)
+    # Model paths are long and a cut path is useless: widen past 80 columns when piped.
+    width = Measurement.get(console, console.options.update_width(1000), table).maximum
+    Console(width=max(console.width, width)).print(table)
