@@ -1,9 +1,13 @@
-"""Capture in its own thread, handing over only the newest frame.
+"""Capture in its own thread, handing frames over through a tiny buffer.
 
-The pipeline may be slower than the camera for a moment (a burst of new customers to
-estimate); a queue would then grow and every later frame would be late. Instead one slot
-holds the newest frame, a frame nobody took is counted as dropped, and latency stays at
-one frame. A lost source is reopened with exponential backoff; the thread never dies.
+The pipeline may be slower than the camera for a moment: a burst of new customers to
+estimate, or on 2 cores simply not being scheduled for a frame period while the age model
+runs on both. An unbounded queue would then grow and every later frame would be late; one
+slot (the newest frame only) drops a frame at every such hiccup. So the buffer holds
+``buffer_frames`` frames (2 by default, like a camera driver's few DMA buffers): a stall of
+one frame period costs that frame one period of latency instead of losing it, and when the
+buffer is full the oldest frame is the one dropped (and counted), so latency stays bounded.
+A lost source is reopened with exponential backoff; the thread never dies.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass
 
 from edgeage.edge.frame import Frame
@@ -35,12 +40,14 @@ class Capture:
         reconnect_min_s: float = 0.5,
         reconnect_max_s: float = 5.0,
         read_timeout_s: float = 3.0,
+        buffer_frames: int = 2,
     ) -> None:
         self._source = source
         self._backoff = (reconnect_min_s, reconnect_max_s)
         self._read_timeout_s = read_timeout_s
         self._cond = threading.Condition()
-        self._latest: Frame | None = None
+        self._frames: deque[Frame] = deque()
+        self._buffer_frames = max(1, buffer_frames)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="edgeage-capture", daemon=True)
         self.stats = CaptureStats()
@@ -65,27 +72,30 @@ class Capture:
         return self._open and time.monotonic() - self._last_frame_at < self._read_timeout_s
 
     def get(self, timeout: float) -> Frame | None:
-        """The newest frame not yet taken, waiting up to ``timeout`` seconds for one."""
+        """The oldest buffered frame (frames go in camera order), waiting up to ``timeout``
+        seconds for one."""
         with self._cond:
-            if self._latest is None:
+            if not self._frames:
                 self._cond.wait(timeout)
-            frame, self._latest = self._latest, None
-            if frame is not None:
-                self._cond.notify_all()  # a non-live source waits for the slot to empty
+            if not self._frames:
+                return None
+            frame = self._frames.popleft()
+            self._cond.notify_all()  # a non-live source waits for room in the buffer
             return frame
 
-    def _wait_for_empty_slot(self) -> bool:
+    def _wait_for_room(self) -> bool:
         """Back-pressure for non-live sources: every frame is processed, none dropped."""
         with self._cond:
-            while self._latest is not None and not self._stop.is_set():
+            while len(self._frames) >= self._buffer_frames and not self._stop.is_set():
                 self._cond.wait(0.1)
         return not self._stop.is_set()
 
     def _publish(self, frame: Frame) -> None:
         with self._cond:
-            if self._latest is not None:
+            if len(self._frames) >= self._buffer_frames:
+                self._frames.popleft()
                 self.stats.frames_dropped += 1
-            self._latest = frame
+            self._frames.append(frame)
             self._cond.notify()
 
     def _run(self) -> None:
@@ -115,7 +125,7 @@ class Capture:
                 self._open = self._ever_opened = True
                 self._last_frame_at = time.monotonic()
                 delay = self._backoff[0]
-            if not self._source.live and not self._wait_for_empty_slot():
+            if not self._source.live and not self._wait_for_room():
                 break
             try:
                 image = self._source.read()

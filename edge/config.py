@@ -41,6 +41,13 @@ class SourceConfig(_Section):
     reconnect_min_s: float = Field(0.5, gt=0)
     reconnect_max_s: float = Field(5.0, gt=0)
     read_timeout_s: float = Field(3.0, gt=0, description="no frame for this long means offline")
+    buffer_frames: int = Field(
+        2,
+        ge=1,
+        le=8,
+        description="frames held between camera and pipeline; a stall shorter than "
+        "buffer_frames - 1 frame periods delays frames instead of dropping them",
+    )
 
     @model_validator(mode="after")
     def _backoff_order(self) -> SourceConfig:

@@ -121,17 +121,18 @@ def test_image_folder_with_grayscale_and_broken_files(tmp_path):
         src.read()
 
 
-def test_capture_hands_over_only_the_newest_frame():
-    cap = Capture(make_source("synthetic:?faces=0&fps=60")).start()
-    try:
-        time.sleep(1.0)  # nobody takes frames: all but the newest are dropped
-        frame = cap.get(timeout=1.0)
-        assert frame is not None
-        assert cap.stats.frames_dropped >= cap.stats.frames_in - 2
-        assert frame.index == cap.stats.frames_in - 1 or frame.index >= 30
-        assert cap.get(timeout=0.0) is None or True  # at most one frame was waiting
-    finally:
-        cap.stop()
+@pytest.mark.parametrize("buffer_frames", [1, 2])
+def test_capture_keeps_the_newest_frames_in_order_and_counts_the_rest(buffer_frames):
+    cap = Capture(make_source("synthetic:?faces=0&fps=60"), buffer_frames=buffer_frames)
+    cap.start()
+    time.sleep(1.0)  # nobody takes frames: all but the newest buffer_frames are dropped
+    cap.stop()
+    n = cap.stats.frames_in
+    assert n >= 20
+    assert cap.stats.frames_dropped == n - buffer_frames
+    taken = [cap.get(timeout=0.0) for _ in range(buffer_frames + 1)]
+    assert [f.index for f in taken[:-1]] == list(range(n - buffer_frames, n))  # camera order
+    assert taken[-1] is None
 
 
 def test_capture_retries_a_source_that_never_opens(tmp_path):
