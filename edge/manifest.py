@@ -41,7 +41,9 @@ class Manifest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     manifest_version: int = MANIFEST_VERSION
     name: str
-    format: Literal["tflite-fp32", "tflite-fp16", "tflite-int8", "onnx", "tftrt-fp16"]
+    format: Literal[
+        "tflite-fp32", "tflite-fp16", "tflite-int8", "tflite-dynamic", "onnx", "tftrt-fp16"
+    ]
     model_file: str
     sha256: str
     input: ModelInput

@@ -13,7 +13,7 @@ from rich.table import Table
 
 from edgeage.cli.common import console, fail, setup_logging
 
-FORMAT_HELP = "tflite-fp16 (default), tflite-fp32, tflite-int8, onnx, tftrt-fp16"
+FORMAT_HELP = "tflite-fp16 (default), tflite-fp32, tflite-int8, tflite-dynamic, onnx, tftrt-fp16"
 
 
 def export(

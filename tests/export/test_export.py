@@ -77,7 +77,7 @@ def test_cli_default_is_verified_fp16_with_manifest(cli_fp16):
     assert "mean |diff|" in res.stdout
 
 
-@pytest.mark.parametrize("fmt", ["tflite-fp32", "tflite-int8", "onnx"])
+@pytest.mark.parametrize("fmt", ["tflite-fp32", "tflite-int8", "tflite-dynamic", "onnx"])
 def test_format_exports_and_runs_on_the_box(exports, fmt, crops, keras_ages):
     result = exports(fmt)
     assert result.manifest.format == fmt
@@ -89,8 +89,9 @@ def test_format_exports_and_runs_on_the_box(exports, fmt, crops, keras_ages):
         assert model.predict(crops[:n]).shape == (n,)
     assert model.batching
     diff = np.abs(model.predict(crops) - keras_ages).mean()
-    assert diff <= (INT8_TOLERANCE if fmt == "tflite-int8" else 0.1)
-    if fmt == "tflite-int8":  # everything int8 gave 0.6 y here; float head/preprocessing 0.2
+    int8 = fmt in ("tflite-int8", "tflite-dynamic")
+    assert diff <= (INT8_TOLERANCE if int8 else 0.1)
+    if int8:  # everything int8 gave 0.6 y here; float head/preprocessing 0.2
         assert result.verification.tolerance_years == INT8_TOLERANCE
     assert not [p for p in result.model_path.parent.iterdir() if p.name.startswith(".export-")]
 
@@ -217,3 +218,33 @@ def test_evaluate_compares_keras_and_exports_on_one_split(exports, cli_fp16, che
     assert table.returncode == 0, table.stderr[-3000:]
     assert "vs first" in table.stdout and "tflite-fp16" in table.stdout
     assert f"{rows[1]['mae']:.2f}" in table.stdout
+
+
+@pytest.mark.parametrize(
+    "fmt", ["tflite-fp16", "tflite-fp32", "tflite-int8", "tflite-dynamic", "onnx"]
+)
+def test_daemon_runs_each_export(exports, cli_fp16, fmt):
+    """`edgeage run` on each export: it loads, estimates customers and names the model it
+    runs (the manifest's name and the file's sha256) in every age event."""
+    import signal
+
+    from tests.edge.helpers import Subscriber, endpoints, start_daemon, stop_daemon
+
+    path = cli_fp16[1] / "age.tflite" if fmt == "tflite-fp16" else exports(fmt).model_path
+    manifest = read_manifest(path)
+    events, snapshot = endpoints()
+    sub = Subscriber(events, ("age",))
+    proc = start_daemon(
+        ["run", "--source", "synthetic:?faces=1&fps=15&seed=2", "--model", str(path)],
+        events,
+        snapshot,
+    )
+    try:
+        got_age = sub.wait_for(lambda t, m: t == "age", 60)
+    finally:
+        _, err = stop_daemon(proc, signal.SIGTERM)
+        sub.close()
+    assert got_age, err[-3000:]
+    assert proc.returncode == 0, err[-3000:]
+    model = sub.of("age")[0]["model"]
+    assert model == {"name": manifest.name, "sha256": manifest.sha256, "trained": True}
