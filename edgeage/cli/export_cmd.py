@@ -80,6 +80,11 @@ def export(
         "mean |diff| (years)", f"{v.mean_abs_diff_years:.4f} (tolerance {v.tolerance_years})"
     )
     table.add_row("max |diff| (years)", f"{v.max_abs_diff_years:.4f}")
+    if v.mean_abs_diff_under_25_years is not None:
+        table.add_row(
+            "mean |diff| where Keras < 25",
+            f"{v.mean_abs_diff_under_25_years:.4f} ({v.faces_under_25} faces)",
+        )
     table.add_row(
         "age spread Keras / exported", f"{v.keras_std_years:.2f} / {v.exported_std_years:.2f}"
     )

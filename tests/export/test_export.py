@@ -75,6 +75,7 @@ def test_cli_default_is_verified_fp16_with_manifest(cli_fp16):
     assert v["mean_abs_diff_years"] <= 0.1 and v["samples"] == 24
     assert v["batch_sizes_checked"] == [1, 16] and v["ms_per_face_batch8"] > 0
     assert "mean |diff|" in res.stdout
+    assert (v["faces_under_25"] == 0) == (v["mean_abs_diff_under_25_years"] is None)
 
 
 @pytest.mark.parametrize("fmt", ["tflite-fp32", "tflite-int8", "tflite-dynamic", "onnx"])
@@ -131,6 +132,26 @@ def test_over_tolerance_is_refused(exports, crops, keras_ages):
             exports("tflite-int8").model_path, runtime="litert", crops=crops,
             keras_ages=keras_ages, tolerance=0.001,
         )  # fmt: skip
+
+
+def test_challenge_band_reported_on_its_own(exports, crops, keras_ages):
+    """The mean difference over the faces Keras puts under 25 is reported separately: the
+    till's decision turns on them, and quantization error can gather there."""
+    from edgeage.export.verify import verify_export
+
+    reference = keras_ages.copy()
+    reference[:5] = np.arange(5, 10)  # five faces "Keras" puts under 25, far from the export
+    v = verify_export(
+        exports("tflite-fp32").model_path, runtime="litert", crops=crops,
+        keras_ages=reference, tolerance=100.0,
+    )  # fmt: skip
+    ages = load_age_model(exports("tflite-fp32").model_path).predict(crops)
+    young = reference < 25
+    assert v.faces_under_25 == int(young.sum()) >= 5
+    assert v.mean_abs_diff_under_25_years == pytest.approx(
+        float(np.abs(ages - reference)[young].mean()), abs=1e-3
+    )
+    assert v.mean_abs_diff_under_25_years > v.mean_abs_diff_years
 
 
 def test_foreign_and_corrupt_checkpoints_refused(tmp_path, checkpoint):
