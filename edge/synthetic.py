@@ -117,7 +117,7 @@ class SyntheticScene:
         out = []
         for lane in range(self.faces):
             visits = self._lane(lane, t + 1e-9)
-            i = bisect.bisect_right([v.start for v in visits], t) - 1
+            i = bisect.bisect_right(visits, t, key=lambda v: v.start) - 1
             if i >= 0 and visits[i].start <= t < visits[i].end:
                 out.append(visits[i])
         return out

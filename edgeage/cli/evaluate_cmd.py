@@ -91,6 +91,11 @@ def _score(predictors, models, samples, batch_size: int, split: str, tta: bool) 
     return results
 
 
+def _signed(delta: float) -> str:
+    """+0.14, -0.03, and +0.00 (not -0.00) for a difference that rounds away."""
+    return f"{0.0 if abs(delta) < 0.005 else delta:+.2f}"
+
+
 def _rate(value: float | None) -> str:
     return "-" if value is None else f"{value:.1%}"
 
@@ -131,7 +136,7 @@ def _print_table(results: list[dict], split: str, tta: bool) -> None:
             metrics["model"],
             metrics["format"],
             f"{metrics['mae']:.2f}",
-            f"{metrics['mae'] - first['mae']:+.2f}",
+            _signed(metrics["mae"] - first["mae"]),
             f"{metrics['rmse']:.2f}",
             f"{metrics['cs5']:.1%}",
             _rate(metrics["under18_estimated_25_plus"]),

@@ -105,9 +105,11 @@ def listen(
         time.sleep(0.2)  # let the subscription reach the publisher before the snapshot
         snap = _snapshot(ctx, snapshot, 2.0, keys)
         if snap is None:
-            console.print(
-                f"[yellow]no snapshot from {snapshot}; showing live events only[/]", highlight=False
-            ) if not as_json else None
+            if not as_json:
+                console.print(
+                    f"[yellow]no snapshot from {snapshot}; showing live events only[/]",
+                    highlight=False,
+                )
         elif "seq" in snap:
             after_seq = snap["seq"]
             if as_json:
