@@ -101,3 +101,55 @@ def bench_pipeline(cfg: Config, duration_s: float) -> dict[str, Any]:
         "rss_mb_max": round(max(rss_samples, default=rss_mb()), 1),
         "cpus": os.cpu_count(),
     }
+
+
+def bench_detect(cfg: Config, frames: int) -> dict[str, Any]:
+    """Detector plus tracker on up to ``frames`` frames of the source: the per-frame cost the
+    pipeline thread pays whatever the age model. Only those two calls are timed (reading or
+    rendering the frame is not). Run it under ``taskset -c 0`` to measure one core."""
+    from edgeage.edge.daemon import open_detector
+    from edgeage.edge.sources import SourceEnded, SourceError, make_source
+    from edgeage.edge.tracker import Tracker
+
+    s = cfg.source
+    source = make_source(s.uri, width=s.width, height=s.height, fps=s.fps, timeout_s=1.0)
+    t = cfg.tracker
+    tracker = Tracker(
+        iou_min=t.iou_min,
+        max_missing_s=t.max_missing_s,
+        reinfer_ms=t.reinfer_ms,
+        samples_max=t.samples_max,
+    )
+    times: list[float] = []
+    faces = 0
+    size = [0, 0]
+    with open_detector(cfg) as detector:
+        try:
+            source.open()
+            fps = source.nominal_fps or 30.0
+            detector.detect(source.read(), 0.0)  # warm-up, not timed
+            for i in range(frames):
+                image = source.read()
+                ts = (i + 1) / fps
+                start = time.perf_counter()
+                found = detector.detect(image, ts)
+                tracker.update(found, ts, image.shape[1], image.shape[0])
+                times.append((time.perf_counter() - start) * 1000.0)
+                faces += len(found)
+                size = [int(image.shape[1]), int(image.shape[0])]
+        except SourceEnded:
+            pass
+        except SourceError as exc:
+            raise ValueError(str(exc)) from None
+        finally:
+            source.close()
+    if not times:
+        raise ValueError(f"{s.uri}: no frames")
+    return {
+        "source": s.uri,
+        "frames": len(times),
+        "frame_size": size,
+        "faces_per_frame": round(faces / len(times), 2),
+        "detect_track_ms": percentiles(times),
+        "cpus": len(os.sched_getaffinity(0)),
+    }

@@ -278,3 +278,36 @@ def bench_pipeline(
             f"{doc['ratio']['cpu_s_per_customer']}× less CPU per customer",
             highlight=False,
         )
+
+
+@app.command("detect")
+def bench_detect(
+    source: str = typer.Option("synthetic:?faces=3&fps=30", "--source", "-s"),
+    frames: int = typer.Option(300, "--frames", min=1, max=100_000),
+    config: Path | None = ConfigOption,
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Face detection plus tracking per frame, alone (`taskset -c 0 edgeage bench detect`
+    for one core): the pipeline thread's share of every frame."""
+    from edgeage.edge.benchmark import bench_detect as run
+    from edgeage.edge.daemon import StartupError
+
+    if source.startswith("synthetic:") and "realtime=" not in source:
+        source += ("&" if "?" in source else "?") + "realtime=0"  # no pacing
+    cfg = load(config, {"source": {"uri": source}})
+    setup_logging("WARNING")
+    try:
+        doc = {"detect": run(cfg, frames)}
+    except (StartupError, ValueError) as exc:
+        fail(str(exc))
+    if as_json:
+        print(json.dumps(doc))
+        return
+    d = doc["detect"]
+    ms = d["detect_track_ms"]
+    console.print(
+        f"{d['frames']} frames of {d['frame_size'][0]}x{d['frame_size'][1]}, "
+        f"{d['faces_per_frame']} faces per frame, {d['cpus']} CPU(s): detect + track "
+        f"p50 {ms['p50']} ms, p95 {ms['p95']} ms, p99 {ms['p99']} ms per frame",
+        highlight=False,
+    )

@@ -88,9 +88,20 @@ def test_bench_pipeline_no_realtime_processes_every_frame(tiny_age_model):
     assert res.returncode == 0, res.stderr[-2000:]
     p = json.loads(res.stdout.strip().splitlines()[-1])["pipeline"]
     assert p["frames_dropped"] == 0
-    assert p["frames_processed"] >= p["frames_offered"] - 1
+    # all but the frames still in capture's two-frame buffer when the run ends
+    assert p["frames_processed"] >= p["frames_offered"] - 2
 
 
 def test_bench_bad_batch(tiny_age_model):
     res = run_cli("bench", "model", "-m", str(tiny_age_model), "--batch", "x")
     assert res.returncode == 2
+
+
+def test_bench_detect_json():
+    res = run_cli("bench", "detect", "--frames", "60", "--json", timeout=120)
+    assert res.returncode == 0, res.stderr[-2000:]
+    d = json.loads(res.stdout.strip().splitlines()[-1])["detect"]
+    assert d["frames"] == 60 and d["frame_size"] == [1280, 720]
+    assert d["faces_per_frame"] > 0  # the scene's customers are found
+    ms = d["detect_track_ms"]
+    assert 0 < ms["p50"] <= ms["p95"] <= ms["p99"]
