@@ -113,13 +113,7 @@ def bench_detect(cfg: Config, frames: int) -> dict[str, Any]:
 
     s = cfg.source
     source = make_source(s.uri, width=s.width, height=s.height, fps=s.fps, timeout_s=1.0)
-    t = cfg.tracker
-    tracker = Tracker(
-        iou_min=t.iou_min,
-        max_missing_s=t.max_missing_s,
-        reinfer_ms=t.reinfer_ms,
-        samples_max=t.samples_max,
-    )
+    tracker = Tracker.from_config(cfg.tracker)
     times: list[float] = []
     faces = 0
     size = [0, 0]

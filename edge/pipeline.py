@@ -82,13 +82,7 @@ class Pipeline:
         self.model_info = model_info
         self.input_size = input_size
         self.crop_margin = crop_margin
-        t = cfg.tracker
-        self.tracker = Tracker(
-            iou_min=t.iou_min,
-            max_missing_s=t.max_missing_s,
-            reinfer_ms=t.reinfer_ms,
-            samples_max=t.samples_max,
-        )
+        self.tracker = Tracker.from_config(cfg.tracker)
         self.stats = PipelineStats()
         self.state = "starting"
         self._fps_in = _Rate()

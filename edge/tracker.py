@@ -12,9 +12,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from edgeage.edge.face import Face
 from edgeage.edge.fusion import AgeEstimate, AgeSample
+
+if TYPE_CHECKING:
+    from edgeage.edge.config import TrackerConfig
 
 RECENT_S = 0.25  # the centre-distance fallback only bridges gaps this short
 
@@ -81,6 +85,15 @@ class Tracker:
         self.samples_max = samples_max
         self.tracks: dict[int, Track] = {}
         self._next_id = 1
+
+    @classmethod
+    def from_config(cls, t: TrackerConfig) -> Tracker:
+        return cls(
+            iou_min=t.iou_min,
+            max_missing_s=t.max_missing_s,
+            reinfer_ms=t.reinfer_ms,
+            samples_max=t.samples_max,
+        )
 
     def update(self, faces: list[Face], ts: float, width: int, height: int) -> list[Track]:
         """Associate this frame's faces; returns the tracks seen in this frame."""
