@@ -26,7 +26,7 @@ from edgeage.export import convert
 from edgeage.export.checkpoint import find_key, load_checkpoint, training_metrics
 from edgeage.export.faces import load_face_crops
 from edgeage.export.formats import FORMATS, TFTRT_MISSING, ExportError, tensorrt_available
-from edgeage.export.verify import Verification, verify_export
+from edgeage.export.verify import OverTolerance, Verification, verify_export
 
 log = logging.getLogger(__name__)
 
@@ -95,13 +95,13 @@ def export_keras_model(
                 tolerance=tolerance,
                 threads=threads,
             )
-        except ExportError as exc:
-            if fmt == "tflite-int8" and "over the tolerance" in str(exc):
-                raise ExportError(
-                    f"{exc}; --format tflite-dynamic quantizes activations per face and is "
-                    "usually much closer, at about half INT8's speed"
-                ) from None
-            raise
+        except OverTolerance as exc:
+            if fmt != "tflite-int8":
+                raise
+            raise OverTolerance(
+                f"{exc}; --format tflite-dynamic quantizes activations per face and is "
+                "usually much closer, at about half INT8's speed"
+            ) from None
         manifest = Manifest(
             name=f"{source.name}-{fmt}",
             format=fmt,

@@ -30,6 +30,10 @@ MIN_KERAS_SPREAD_YEARS = 0.5
 CHALLENGE_AGE = 25.0
 
 
+class OverTolerance(ExportError):
+    """The export runs but its answers differ from Keras by more than the tolerance."""
+
+
 @dataclass
 class Verification:
     samples: int
@@ -133,7 +137,7 @@ def verify_export(
             "(for INT8, calibrate with real face images of the training data)"
         )
     if result.mean_abs_diff_years > tolerance:
-        raise ExportError(
+        raise OverTolerance(
             f"exported model differs from Keras by {result.mean_abs_diff_years:.3f} years on "
             f"average (max {result.max_abs_diff_years:.3f}) over {len(crops)} faces, over the "
             f"tolerance of {tolerance} years (--tolerance to change it)"
